@@ -1,0 +1,44 @@
+"""Building blocks shared by every API schema."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+MAX_MINUTES = 2**31 - 1
+TEXT_MAX = 500
+
+
+class Strict(Schema):
+    """Request bodies: unknown fields are refused."""
+
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+
+def minutes(**kwargs: object) -> fields.Integer:
+    """A positive whole number of minutes (strict: no floats, no strings)."""
+    return fields.Integer(strict=True, validate=validate.Range(1, MAX_MINUTES), **kwargs)  # type: ignore[arg-type]
+
+
+def free_text(**kwargs: object) -> fields.String:
+    """Optional free text (memo, note, reason, description): at most 500 characters."""
+    return fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=TEXT_MAX),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def object_id(**kwargs: object) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(1, 2**63 - 1), **kwargs)  # type: ignore[arg-type]
+
+
+class PageQuery(Strict):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+class MemberPageQuery(PageQuery):
+    member_id = object_id(load_default=None)

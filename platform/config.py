@@ -1,0 +1,83 @@
+"""Settings from the environment, with the embedded defaults.
+
+Nothing set gives the embedded default: a SQLite file in the instance folder,
+jobs run inline, billing off, mail written to an outbox folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+DEV_SECRET_KEY = "dev-only-secret-change-me"
+
+
+class ConfigError(RuntimeError):
+    """The environment describes a setup the platform refuses to run in."""
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given in the common short forms."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    env = os.environ
+    overrides = overrides or {}
+    instance = Path(instance_path)
+    database_url = overrides.get("DATABASE_URL") or env.get("DATABASE_URL")
+    if not database_url:
+        database_url = f"sqlite:///{instance / 'timebank.sqlite3'}"
+    database_url = normalise_database_url(database_url)
+    environment = overrides.get("ENV") or env.get("TIMEBANK_ENV", "development")
+    config: dict[str, Any] = {
+        "ENV": environment,
+        "SECRET_KEY": env.get("SECRET_KEY", DEV_SECRET_KEY),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "SMTP_URL": env.get("SMTP_URL") or None,
+        "MAIL_FROM": env.get("MAIL_FROM", "Timebank <no-reply@timebank.localhost>"),
+        "OUTBOX_DIR": env.get("OUTBOX_DIR", str(instance / "outbox")),
+        "STRIPE_API_KEY": env.get("STRIPE_API_KEY") or None,
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET") or None,
+        "STRIPE_API_BASE": env.get("STRIPE_API_BASE") or None,
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
+        "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "TOKEN_LIFETIME_DAYS": int(env.get("TOKEN_LIFETIME_DAYS", "30")),
+        "INVITATION_LIFETIME_DAYS": int(env.get("INVITATION_LIFETIME_DAYS", "14")),
+        "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:5000"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": environment == "production",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": environment == "production",
+        "SESSION_PROTECTION": "strong",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+        # flask-smorest / OpenAPI
+        "API_TITLE": "Timebank API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+    }
+    if database_url.startswith("postgresql"):
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, "pool_size": 10}
+    else:
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    config.update(overrides)
+    if config["ENV"] == "production" and config["SECRET_KEY"] == DEV_SECRET_KEY:
+        raise ConfigError("SECRET_KEY must be set in production (TIMEBANK_ENV=production)")
+    return config

@@ -1,0 +1,303 @@
+"""The SQLAlchemy object, the model base, tenant scoping and units of work.
+
+Every tenant-owned table mixes in :class:`TenantScoped`: ``scheme_id`` leads its
+primary key, and foreign keys between tenant tables include it, so a row of one
+scheme can never point at a row of another. The ``do_orm_execute`` hook below
+adds ``scheme_id = <current scheme>`` to every ORM query on such a table and
+refuses one made with no scheme context (see :mod:`timebank.platform.tenancy`).
+
+Writes go through :func:`atomic`: one database transaction per business
+operation, retried from the start when PostgreSQL reports a deadlock or a
+serialization failure, with callbacks (job enqueueing) run only after commit.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
+
+from flask import has_app_context
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Identity,
+    MetaData,
+    TypeDecorator,
+    event,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    declared_attr,
+    mapped_column,
+    with_loader_criteria,
+)
+from timebank.platform import tenancy
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+
+# SQLite has no sequences and cannot autoincrement one column of a composite
+# primary key, so ids of tenant tables are handed out here on SQLite (one
+# process owns an embedded database). PostgreSQL uses identity columns.
+_id_lock = threading.Lock()
+_last_ids: dict[tuple[int, str], int] = {}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every database (SQLite stores it naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def utcnow_column(**kwargs: Any) -> Any:
+    """A creation timestamp, set by Python (microseconds everywhere) or the database."""
+    return mapped_column(
+        UTCDateTime(), default=utcnow, server_default=func.current_timestamp(), **kwargs
+    )
+
+
+class TenantScoped:
+    """Mixin for every table that belongs to one scheme."""
+
+    __tenant_scoped__ = True
+
+    @declared_attr
+    def scheme_id(cls) -> Mapped[int]:
+        return mapped_column(BigInteger, ForeignKey("schemes.id"), primary_key=True, sort_order=-10)
+
+    @declared_attr
+    def id(cls) -> Mapped[int]:
+        return mapped_column(BigInteger, Identity(), primary_key=True, sort_order=-9)
+
+
+def tenant_fk(columns: list[str], table: str, **kwargs: Any) -> ForeignKeyConstraint:
+    """A foreign key between tenant tables: always through ``scheme_id``."""
+    return ForeignKeyConstraint(
+        ["scheme_id", *columns], [f"{table}.scheme_id", f"{table}.id"], **kwargs
+    )
+
+
+def is_tenant_model(cls: Any) -> bool:
+    return bool(getattr(cls, "__tenant_scoped__", False))
+
+
+def tenant_tables() -> list[str]:
+    return sorted(
+        mapper.local_table.name  # type: ignore[attr-defined]
+        for mapper in Base.registry.mappers
+        if is_tenant_model(mapper.class_)
+    )
+
+
+class UnscopedQueryError(RuntimeError):
+    """A tenant table was queried with no scheme context."""
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_tenant_queries(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_relationship_load or state.is_column_load:
+        return  # follows a row already loaded within its scheme
+    context = tenancy.current()
+    if context.all_schemes:
+        return
+    tenant_mappers = [m for m in state.all_mappers if is_tenant_model(m.class_)]
+    if not tenant_mappers:
+        return
+    if context.scheme_id is None:
+        names = ", ".join(m.class_.__name__ for m in tenant_mappers)
+        raise UnscopedQueryError(f"query on tenant model(s) {names} outside a scheme context")
+    scheme_id = context.scheme_id
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantScoped,
+            lambda cls: cls.scheme_id == scheme_id,
+            include_aliases=True,
+        )
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _assign_sqlite_ids(session: Session, flush_context: Any, instances: Any) -> None:
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    for obj in session.new:
+        if is_tenant_model(type(obj)) and getattr(obj, "id", None) is None:
+            obj.id = next_ids(session, type(obj).__table__.name, 1)[0]  # type: ignore[attr-defined]
+
+
+def next_ids(session: Session, table: str, count: int) -> list[int]:
+    """Allocate ``count`` ids for a tenant table (for bulk inserts)."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        sequence = session.execute(
+            text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table}
+        ).scalar_one()
+        rows = session.execute(
+            text("SELECT nextval(:seq) FROM generate_series(1, :n)"), {"seq": sequence, "n": count}
+        )
+        return [row[0] for row in rows]
+    with _id_lock:
+        key = (id(bind), table)
+        current = session.execute(text(f'SELECT coalesce(max(id), 0) FROM "{table}"')).scalar_one()
+        start = max(int(current), _last_ids.get(key, 0)) + 1
+        _last_ids[key] = start + count - 1
+    return list(range(start, start + count))
+
+
+@event.listens_for(Session, "after_begin")
+def _set_row_level_scope(session: Session, transaction: Any, connection: Any) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(
+            "SELECT set_config('app.scheme_ids', %(ids)s, true)",
+            {"ids": tenancy.current().rls_setting()},
+        )
+
+
+def refresh_row_level_scope() -> None:
+    """Re-apply the RLS setting after the scheme context changed mid-transaction."""
+    if not has_app_context():
+        return
+    session = db.session()
+    if session.in_transaction():
+        _set_row_level_scope(session, None, session.connection())
+
+
+tenancy.on_context_change(refresh_row_level_scope)
+
+# --- units of work ---------------------------------------------------------
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+
+
+def _is_retryable(error: DBAPIError) -> bool:
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate in RETRYABLE_SQLSTATES:
+        return True
+    # SQLite: another writer holds the database lock.
+    return "database is locked" in str(error.orig)
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the current unit of work commits (never if it rolls back)."""
+    session = db.session()
+    if session.info.get("atomic_depth"):
+        session.info.setdefault("after_commit", []).append(callback)
+    else:
+        callback()
+
+
+def in_atomic() -> bool:
+    return bool(db.session().info.get("atomic_depth"))
+
+
+def run_atomic(work: Callable[[], T], *, retries: int = 8) -> T:
+    """Run ``work`` in one database transaction, committing at the end.
+
+    Nested calls join the outer unit of work. Deadlocks and serialization
+    failures roll back and run the whole unit again.
+    """
+    session = db.session()
+    if session.info.get("atomic_depth"):
+        session.info["atomic_depth"] += 1
+        try:
+            return work()
+        finally:
+            session.info["atomic_depth"] -= 1
+    attempt = 0
+    while True:
+        if session.in_transaction():
+            session.commit()  # close a read transaction left open by a loader
+        session.info["atomic_depth"] = 1
+        session.info["after_commit"] = []
+        try:
+            result = work()
+            session.commit()
+        except DBAPIError as error:
+            session.rollback()
+            attempt += 1
+            if _is_retryable(error) and attempt <= retries:
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))
+                continue
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.info["atomic_depth"] = 0
+        callbacks = session.info.pop("after_commit", [])
+        for callback in callbacks:
+            callback()
+        return result
+
+
+def atomic(fn: Callable[P, T]) -> Callable[P, T]:
+    """Decorate a service so that it runs as one unit of work (see :func:`run_atomic`)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        return run_atomic(lambda: fn(*args, **kwargs))
+
+    return wrapper
+
+
+def count(statement: Any) -> int:
+    return int(
+        db.session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
+    )
+
+
+def render_migration_item(type_: str, obj: Any, autogen_context: Any) -> Any:
+    """Alembic: write :class:`UTCDateTime` columns as plain timestamps with time zone."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False

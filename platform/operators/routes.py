@@ -1,0 +1,61 @@
+"""Operator API: every scheme at a glance, suspension, platform figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+from sqlalchemy import select
+from timebank.platform.api.pagination import keyset_page, page
+from timebank.platform.api.schemas import PageQuery
+from timebank.platform.identity.auth import require_operator
+from timebank.platform.operators import services
+from timebank.platform.operators.schemas import (
+    PlatformSchemePage,
+    StatsOut,
+    StatusOut,
+    SuspendIn,
+)
+from timebank.platform.schemes.models import Scheme
+from timebank.platform.schemes.services import set_scheme_status
+
+blp = Blueprint("platform", __name__, url_prefix="/api/v1/platform", description="Operators")
+blp.before_request(require_operator)
+
+
+@blp.route("/schemes")
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, PlatformSchemePage)
+def schemes(args: dict[str, Any]) -> dict[str, Any]:
+    rows, cursor = keyset_page(
+        select(Scheme),
+        keys=[Scheme.id],
+        limit=args["limit"],
+        cursor=args["cursor"],
+        descending=False,
+        key_of=lambda scheme: [scheme.id],
+    )
+    return page(services.describe_schemes(rows), cursor)
+
+
+@blp.route("/schemes/<slug>/suspend", methods=["POST"])
+@blp.arguments(SuspendIn)
+@blp.response(200, StatusOut)
+def suspend(body: dict[str, Any], slug: str) -> dict[str, Any]:
+    operator = require_operator()
+    scheme = set_scheme_status(slug, "suspended", actor=operator, reason=body["reason"])
+    return {"status": scheme.status}
+
+
+@blp.route("/schemes/<slug>/reactivate", methods=["POST"])
+@blp.response(200, StatusOut)
+def reactivate(slug: str) -> dict[str, Any]:
+    operator = require_operator()
+    scheme = set_scheme_status(slug, "active", actor=operator)
+    return {"status": scheme.status}
+
+
+@blp.route("/stats")
+@blp.response(200, StatsOut)
+def stats() -> dict[str, int]:
+    return services.platform_stats()

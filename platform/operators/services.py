@@ -1,0 +1,81 @@
+"""Platform operators: the tenants at a glance and platform-wide figures (cross-tenant reads)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from timebank.platform import tenancy
+from timebank.platform.db import db
+from timebank.platform.schemes.models import Scheme
+
+
+def describe_schemes(rows: list[Scheme]) -> list[dict[str, Any]]:
+    """Schemes with their active member counts (one query for any number)."""
+    from timebank.tenants.memberships.models import Member
+
+    ids = [scheme.id for scheme in rows]
+    counts: dict[int, int] = {}
+    if ids:
+        with tenancy.all_schemes():
+            counts = dict(
+                db.session.execute(  # type: ignore[arg-type]
+                    select(Member.scheme_id, func.count())
+                    .where(Member.scheme_id.in_(ids), Member.status == "active")
+                    .group_by(Member.scheme_id)
+                ).all()
+            )
+    return [
+        {
+            "slug": scheme.slug,
+            "name": scheme.name,
+            "status": scheme.status,
+            "plan": scheme.plan,
+            "template": scheme.template,
+            "members": counts.get(scheme.id, 0),
+            "created_at": scheme.created_at,
+            "suspended_reason": scheme.suspended_reason,
+        }
+        for scheme in rows
+    ]
+
+
+def platform_stats() -> dict[str, int]:
+    from timebank.tenants.ledger.models import Account, Posting, Transaction
+    from timebank.tenants.memberships.models import Member
+
+    with tenancy.all_schemes():
+        schemes = db.session.execute(select(func.count()).select_from(Scheme)).scalar_one()
+        members = db.session.execute(
+            select(func.count()).select_from(Member).where(Member.status == "active")
+        ).scalar_one()
+        transactions = db.session.execute(
+            select(func.count()).select_from(Transaction)
+        ).scalar_one()
+        transferred = db.session.execute(
+            select(func.coalesce(func.sum(Transaction.amount), 0)).where(
+                Transaction.kind == "transfer"
+            )
+        ).scalar_one()
+        # The paying leg of an exchange is the one that debits a member account.
+        paid_across = db.session.execute(
+            select(func.coalesce(func.sum(-Posting.amount), 0))
+            .join(
+                Transaction,
+                and_(
+                    Transaction.scheme_id == Posting.scheme_id,
+                    Transaction.id == Posting.transaction_id,
+                ),
+            )
+            .join(
+                Account,
+                and_(Account.scheme_id == Posting.scheme_id, Account.id == Posting.account_id),
+            )
+            .where(Transaction.kind == "exchange", Account.kind == "member", Posting.amount < 0)
+        ).scalar_one()
+    return {
+        "schemes": int(schemes),
+        "members": int(members),
+        "transactions": int(transactions),
+        "minutes_exchanged": int(transferred) + int(paid_across),
+    }

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+from timebank.platform.api.schemas import Strict
+from timebank.platform.schemes.models import TEMPLATES
+
+
+class SchemeCreate(Strict):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    slug = fields.String(required=True, validate=validate.Length(max=100))
+    template = fields.String(required=True, validate=validate.OneOf(TEMPLATES))
+    timezone = fields.String(load_default="Europe/London", validate=validate.Length(min=1, max=64))
+
+
+class SchemeOut(Schema):
+    slug = fields.String()
+    name = fields.String()
+    template = fields.String()
+    status = fields.String()
+    timezone = fields.String()
+    plan = fields.String()
+    created_at = fields.DateTime()

@@ -1,0 +1,167 @@
+"""Ledger API: balance, transfers, statements, transaction detail, reversals."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response, stream_with_context
+from flask_smorest import Blueprint
+from timebank.platform.api.errors import Forbidden, NotFound
+from timebank.platform.api.idempotency import idempotent
+from timebank.platform.api.pagination import keyset_page, page
+from timebank.platform.api.schemas import MemberPageQuery
+from timebank.tenants.ledger import services
+from timebank.tenants.ledger.models import Transaction
+from timebank.tenants.ledger.schemas import (
+    BalanceOut,
+    BalanceQuery,
+    ReverseIn,
+    TransactionOut,
+    TransactionPage,
+    TransferIn,
+)
+from timebank.tenants.memberships.services import (
+    Access,
+    get_member,
+    resolve_scheme_from_url,
+    scheme_access,
+)
+from timebank.tenants.policy.services import current_policy
+
+blp = Blueprint("ledger", __name__, url_prefix="/api/v1/schemes/<slug>", description="The ledger")
+blp.before_request(resolve_scheme_from_url)
+
+
+def _subject(access: Access, member_id: int | None) -> int:
+    """Whose account a read is about: the caller's, or any member's for coordinators."""
+    if member_id is None or member_id == access.member.id:
+        return access.member.id
+    if not access.is_coordinator:
+        raise Forbidden(
+            "Only coordinators may look at another member's account.", code="coordinator_only"
+        )
+    return get_member(member_id).id
+
+
+@blp.route("/balance")
+@blp.arguments(BalanceQuery, location="query")
+@blp.response(200, BalanceOut)
+def balance(args: dict[str, Any], slug: str) -> dict[str, Any]:
+    access = scheme_access(slug)
+    member_id = _subject(access, args["member_id"])
+    account = services.member_account(member_id)
+    low, high = services.effective_limits(account, current_policy(access.scheme))
+    return {
+        "member_id": member_id,
+        "balance": account.balance,
+        "min_balance": low,
+        "max_balance": high,
+    }
+
+
+@blp.route("/transfers", methods=["POST"])
+@idempotent
+@blp.arguments(TransferIn)
+@blp.response(201, TransactionOut)
+def transfer(body: dict[str, Any], slug: str) -> dict[str, Any]:
+    access = scheme_access(slug, write=True)
+    if body.get("to_scheme"):
+        from timebank.platform.exchange.services import pay_partner
+
+        return pay_partner(
+            access.scheme,
+            access.member,
+            to_scheme=body["to_scheme"],
+            to_member_id=body["to_member_id"],
+            amount=body["amount"],
+            memo=body["memo"],
+            actor_user_id=access.user.id,
+        )
+    transaction = services.post_transfer(
+        access.scheme,
+        access.member,
+        to_member_id=body["to_member_id"],
+        amount=body["amount"],
+        memo=body["memo"],
+        actor_user_id=access.user.id,
+    )
+    return services.describe_transactions([transaction])[0]
+
+
+@blp.route("/transactions")
+@blp.arguments(MemberPageQuery, location="query")
+@blp.response(200, TransactionPage)
+def transactions(args: dict[str, Any], slug: str) -> dict[str, Any]:
+    access = scheme_access(slug)
+    account = services.member_account(_subject(access, args["member_id"]))
+    rows, cursor = keyset_page(
+        services.statement_query(account.id),
+        keys=[Transaction.id],
+        limit=args["limit"],
+        cursor=args["cursor"],
+        key_of=lambda t: [t.id],
+    )
+    return page(services.describe_transactions(rows), cursor)
+
+
+@blp.route("/transactions/<int:transaction_id>")
+@blp.response(200, TransactionOut)
+def transaction_detail(slug: str, transaction_id: int) -> dict[str, Any]:
+    access = scheme_access(slug)
+    transaction = services.get_transaction(transaction_id)
+    if not access.is_coordinator:
+        account = services.member_account(access.member.id)
+        if not services.transaction_touches(transaction.id, account.id):
+            raise NotFound("No such transaction in this scheme.")
+    return services.describe_transactions([transaction])[0]
+
+
+@blp.route("/transactions/<int:transaction_id>/reverse", methods=["POST"])
+@idempotent
+@blp.arguments(ReverseIn)
+@blp.response(201, TransactionOut)
+def reverse(body: dict[str, Any], slug: str, transaction_id: int) -> dict[str, Any]:
+    access = scheme_access(slug, write=True, coordinator=True)
+    reversal = services.reverse_transaction(
+        access.scheme, transaction_id, actor_user_id=access.user.id, memo=body["memo"]
+    )
+    return services.describe_transactions([reversal])[0]
+
+
+@blp.route("/statement.csv")
+@blp.arguments(BalanceQuery, location="query")
+@blp.response(200, description="The statement as CSV, oldest first")
+def statement_csv(args: dict[str, Any], slug: str) -> Response:
+    access = scheme_access(slug)
+    member_id = _subject(access, args["member_id"])
+    account = services.member_account(member_id)
+
+    def rows() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["date", "transaction_id", "kind", "memo", "minutes", "balance_after"])
+        for row in services.statement_rows(account.id):
+            writer.writerow(
+                [
+                    row["date"].isoformat(),
+                    row["transaction_id"],
+                    row["kind"],
+                    row["memo"],
+                    row["amount"],
+                    row["balance_after"],
+                ]
+            )
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate(0)
+        yield buffer.getvalue()
+
+    filename = f"{access.scheme.slug}-statement-{member_id}.csv"
+    return Response(
+        stream_with_context(rows()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

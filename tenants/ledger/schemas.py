@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+from timebank.platform.api.pagination import page_schema
+from timebank.platform.api.schemas import Strict, free_text, minutes, object_id
+
+
+class TransferIn(Strict):
+    to_member_id = object_id(required=True)
+    amount = minutes(required=True)
+    memo = free_text()
+    to_scheme = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+
+
+class ReverseIn(Strict):
+    memo = free_text()
+
+
+class PostingOut(Schema):
+    account = fields.String()
+    account_id = fields.Integer()
+    member_id = fields.Integer(allow_none=True)
+    amount = fields.Integer()
+    balance_after = fields.Integer()
+
+
+class TransactionOut(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    amount = fields.Integer()
+    memo = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    reverses_id = fields.Integer(allow_none=True)
+    reversed_by_id = fields.Integer(allow_none=True)
+    partner = fields.String(allow_none=True)
+    postings = fields.List(fields.Nested(PostingOut))
+
+
+TransactionPage = page_schema(TransactionOut, "TransactionPage")
+
+
+class BalanceQuery(Strict):
+    member_id = object_id(load_default=None)
+
+
+class BalanceOut(Schema):
+    member_id = fields.Integer()
+    balance = fields.Integer()
+    min_balance = fields.Integer(allow_none=True)
+    max_balance = fields.Integer(allow_none=True)

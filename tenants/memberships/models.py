@@ -1,0 +1,47 @@
+"""Members of a scheme (one user, many schemes) and invitations to join."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+from timebank.platform.db import TenantScoped, UTCDateTime, db, utcnow_column
+
+ROLES = ("member", "coordinator")
+MEMBER_STATUSES = ("active", "suspended", "left")
+
+
+class Member(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "members"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20), default="member")
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    joined_at: Mapped[datetime] = utcnow_column()
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("scheme_id", "user_id"),
+        CheckConstraint("role IN ('member', 'coordinator')", name="role"),
+        CheckConstraint("status IN ('active', 'suspended', 'left')", name="status"),
+    )
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.role == "coordinator" and self.status == "active"
+
+
+class Invitation(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "invitations"
+
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    invited_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
+    created_at: Mapped[datetime] = utcnow_column()
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_member_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint("role IN ('member', 'coordinator')", name="role"),)

@@ -1,0 +1,360 @@
+"""Members, roles and invitations; resolving the caller's membership of a scheme."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import current_app, g, request
+from sqlalchemy import func, select
+from timebank.platform import audit, tenancy
+from timebank.platform.api.errors import FieldError, Forbidden, Gone, NotFound, RuleViolation
+from timebank.platform.db import atomic, db
+from timebank.platform.identity.auth import require_user
+from timebank.platform.identity.models import User
+from timebank.platform.identity.services import hash_token
+from timebank.platform.mail import send_mail
+from timebank.platform.schemes.models import Scheme
+from timebank.tenants.ledger.models import Account
+from timebank.tenants.ledger.services import member_account, open_member_account
+from timebank.tenants.memberships.models import Invitation, Member
+from timebank.tenants.policy.services import current_policy
+
+SCHEME_NOT_FOUND = "No scheme with this address, or you are not a member of it."
+
+
+@dataclass
+class Access:
+    """The caller inside one scheme: who they are and in what role."""
+
+    scheme: Scheme
+    member: Member
+    user: User
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.member.is_coordinator
+
+
+def find_scheme(slug: str) -> Scheme | None:
+    return db.session.execute(select(Scheme).where(Scheme.slug == slug)).scalar_one_or_none()
+
+
+def scheme_access(slug: str, *, write: bool = False, coordinator: bool = False) -> Access:
+    """Resolve the scheme from the URL and the caller's membership of it.
+
+    Raises 401 with no credentials, 404 for a scheme the caller does not
+    belong to (the same as a missing one), 403 ``coordinator_only``,
+    ``member_suspended`` or ``scheme_suspended``. Resolved once per request.
+    """
+    access: Access | None = g.get("scheme_access")
+    if access is None or access.scheme.slug != slug:
+        access = _resolve(slug)
+        g.scheme_access = access
+    if coordinator and not access.is_coordinator:
+        raise Forbidden("Only a coordinator of this scheme may do this.", code="coordinator_only")
+    if write:
+        ensure_writable(access.scheme)
+        if access.member.status != "active":
+            raise Forbidden(
+                "Your membership of this scheme is suspended; ask a coordinator.",
+                code="member_suspended",
+            )
+    return access
+
+
+def _resolve(slug: str) -> Access:
+    user = require_user()
+    scheme = find_scheme(slug)
+    if scheme is None:
+        raise NotFound(SCHEME_NOT_FOUND)
+    tenancy.set_request_scheme(scheme.id)
+    member = db.session.execute(
+        select(Member).where(Member.user_id == user.id)
+    ).scalar_one_or_none()
+    if member is None or member.status == "left":
+        raise NotFound(SCHEME_NOT_FOUND)
+    return Access(scheme=scheme, member=member, user=user)
+
+
+def resolve_scheme_from_url() -> None:
+    """``before_request`` of every scheme blueprint: membership before parsing the body."""
+    slug = (request.view_args or {}).get("slug")
+    if slug is not None:
+        scheme_access(slug)
+
+
+def ensure_writable(scheme: Scheme) -> None:
+    if scheme.is_suspended:
+        reason = f" Reason: {scheme.suspended_reason}" if scheme.suspended_reason else ""
+        raise Forbidden(
+            f"{scheme.name} is suspended: nothing can be changed until it is reactivated.{reason}",
+            code="scheme_suspended",
+        )
+
+
+def get_member(member_id: int) -> Member:
+    """A member of the current scheme, or 404 (also for another scheme's member)."""
+    member = db.session.execute(select(Member).where(Member.id == member_id)).scalar_one_or_none()
+    if member is None:
+        raise NotFound("No member with this id in this scheme.")
+    return member
+
+
+def join_scheme(scheme: Scheme, user: User, *, role: str, actor_user_id: int | None) -> Member:
+    """Make ``user`` an active member (inside the caller's unit of work)."""
+    member = db.session.execute(
+        select(Member).where(Member.user_id == user.id)
+    ).scalar_one_or_none()
+    if member is None:
+        member = Member(scheme_id=scheme.id, user_id=user.id, role=role, status="active")
+        db.session.add(member)
+        db.session.flush()
+    else:
+        member.role = role
+        member.status = "active"
+        member.left_at = None
+    open_member_account(scheme.id, member.id)
+    audit.record(
+        scheme.id,
+        "member.joined",
+        actor_user_id=actor_user_id,
+        target=f"member:{member.id}",
+        details={"user_id": user.id, "role": role},
+    )
+    return member
+
+
+# --- invitations ------------------------------------------------------------
+
+
+@atomic
+def invite(scheme: Scheme, *, email: str, role: str, actor: User) -> tuple[str, Invitation]:
+    """Create a single-use invitation (only its hash is stored) and mail it."""
+    token = secrets.token_urlsafe(24)
+    lifetime = timedelta(days=current_app.config["INVITATION_LIFETIME_DAYS"])
+    invitation = Invitation(
+        scheme_id=scheme.id,
+        email=email.strip(),
+        role=role,
+        token_hash=hash_token(token),
+        expires_at=datetime.now(UTC) + lifetime,
+        invited_by=actor.id,
+    )
+    db.session.add(invitation)
+    db.session.flush()
+    audit.record(
+        scheme.id,
+        "member.invited",
+        actor_user_id=actor.id,
+        target=f"invitation:{invitation.id}",
+        details={"email": invitation.email, "role": role},
+    )
+    link = f"{current_app.config['BASE_URL']}/invitations/{token}"
+    send_mail(
+        to=invitation.email,
+        template="invitation",
+        context={
+            "scheme_name": scheme.name,
+            "inviter": actor.name,
+            "role": role,
+            "link": link,
+            "expires_at": invitation.expires_at,
+        },
+    )
+    return token, invitation
+
+
+def _invitation_for_token(token: str) -> Invitation:
+    with tenancy.all_schemes():
+        invitation = db.session.execute(
+            select(Invitation).where(Invitation.token_hash == hash_token(token))
+        ).scalar_one_or_none()
+    if invitation is None:
+        raise Gone("This invitation link is not valid.", code="invitation_invalid")
+    return invitation
+
+
+def preview_invitation(token: str) -> tuple[Invitation, Scheme]:
+    invitation = _invitation_for_token(token)
+    scheme = db.session.get(Scheme, invitation.scheme_id)
+    assert scheme is not None
+    return invitation, scheme
+
+
+def accept_invitation(token: str, user: User) -> tuple[Member, Scheme]:
+    """Join the invitation's scheme. 403 on another e-mail, 410 when used or expired."""
+    invitation = _invitation_for_token(token)
+    scheme = db.session.get(Scheme, invitation.scheme_id)
+    assert scheme is not None
+    tenancy.set_request_scheme(scheme.id)
+    return _accept(scheme, invitation.id, user)
+
+
+@atomic
+def _accept(scheme: Scheme, invitation_id: int, user: User) -> tuple[Member, Scheme]:
+    invitation = db.session.execute(
+        select(Invitation).where(Invitation.id == invitation_id).with_for_update()
+    ).scalar_one()
+    expires_at = invitation.expires_at
+    if expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)
+    if invitation.accepted_at is not None or expires_at <= datetime.now(UTC):
+        raise Gone("This invitation has been used or has expired.", code="invitation_invalid")
+    if invitation.email.lower() != user.email.lower():
+        raise Forbidden(
+            "This invitation was sent to another e-mail address.", code="invitation_email_mismatch"
+        )
+    ensure_writable(scheme)
+    member = join_scheme(scheme, user, role=invitation.role, actor_user_id=invitation.invited_by)
+    invitation.accepted_at = datetime.now(UTC)
+    invitation.accepted_member_id = member.id
+    return member, scheme
+
+
+# --- the directory and changes ----------------------------------------------
+
+
+def directory_names(access: Access) -> str:
+    """How names are shown to this caller: ``full``, ``first_names`` (or 403 ``hidden``)."""
+    if access.is_coordinator:
+        return "full"
+    mode: str = current_policy(access.scheme)["privacy"]["member_directory"]
+    if mode == "hidden":
+        raise Forbidden("This scheme keeps its member list private.", code="directory_hidden")
+    return mode
+
+
+def display_name(name: str, mode: str) -> str:
+    if mode == "first_names":
+        return name.split()[0] if name.split() else name
+    return name
+
+
+def members_query(*, include_left: bool = False) -> Any:
+    statement = select(Member, User.name, User.email).join(User, User.id == Member.user_id)
+    if not include_left:
+        statement = statement.where(Member.status != "left")
+    return statement
+
+
+def coordinator_count() -> int:
+    return int(
+        db.session.execute(
+            select(func.count())
+            .select_from(Member)
+            .where(Member.role == "coordinator", Member.status == "active")
+        ).scalar_one()
+    )
+
+
+@atomic
+def update_member(
+    scheme: Scheme,
+    member_id: int,
+    changes: dict[str, Any],
+    *,
+    actor: User,
+) -> Member:
+    """Change role, status or a member's own balance limits (``None`` → policy default)."""
+    member = db.session.execute(
+        select(Member).where(Member.id == member_id).with_for_update()
+    ).scalar_one_or_none()
+    if member is None or member.status == "left":
+        raise NotFound("No member with this id in this scheme.")
+    before = {"role": member.role, "status": member.status}
+    losing_coordinator = member.is_coordinator and (
+        changes.get("role", member.role) != "coordinator"
+        or changes.get("status", member.status) != "active"
+    )
+    if losing_coordinator:
+        # Lock every coordinator row so two demotions cannot both pass the check.
+        db.session.execute(
+            select(Member.id).where(Member.role == "coordinator").with_for_update()
+        ).all()
+        if coordinator_count() <= 1:
+            raise RuleViolation(
+                "A scheme needs at least one active coordinator: appoint another first.",
+                code="last_coordinator",
+            )
+    if "role" in changes:
+        member.role = changes["role"]
+    if "status" in changes:
+        member.status = changes["status"]
+    if "min_balance" in changes or "max_balance" in changes:
+        account = db.session.execute(
+            select(Account).where(Account.id == member_account(member.id).id).with_for_update()
+        ).scalar_one()
+        set_account_limits(account, changes)
+    audit.record(
+        scheme.id,
+        "member.updated",
+        actor_user_id=actor.id,
+        target=f"member:{member.id}",
+        details={"before": before, "changes": changes},
+    )
+    return member
+
+
+def set_account_limits(account: Account, changes: dict[str, Any]) -> None:
+    low = changes.get("min_balance", account.min_balance)
+    high = changes.get("max_balance", account.max_balance)
+    if low is not None and high is not None and low > high:
+        raise FieldError("min_balance", "Must not be above max_balance.")
+    if low is not None and account.balance < low:
+        raise FieldError(
+            "min_balance",
+            f"The member's balance ({account.balance} minutes) is already below this limit.",
+        )
+    if high is not None and account.balance > high:
+        raise FieldError(
+            "max_balance",
+            f"The member's balance ({account.balance} minutes) is already above this limit.",
+        )
+    account.min_balance = low
+    account.max_balance = high
+
+
+def memberships_of(user: User) -> list[dict[str, Any]]:
+    """Every scheme the user belongs to, with role, status and balance (cross-tenant read)."""
+    with tenancy.all_schemes():
+        rows = db.session.execute(
+            select(Member, Scheme, Account.balance)
+            .join(Scheme, Scheme.id == Member.scheme_id)
+            .outerjoin(
+                Account,
+                (Account.scheme_id == Member.scheme_id) & (Account.member_id == Member.id),
+            )
+            .where(Member.user_id == user.id, Member.status != "left")
+            .order_by(Scheme.name)
+        ).all()
+    return [
+        {
+            "scheme": scheme.slug,
+            "scheme_name": scheme.name,
+            "scheme_status": scheme.status,
+            "template": scheme.template,
+            "role": member.role,
+            "status": member.status,
+            "member_id": member.id,
+            "balance": balance or 0,
+        }
+        for member, scheme, balance in rows
+    ]
+
+
+def describe_member(member: Member) -> dict[str, Any]:
+    user = db.session.get(User, member.user_id)
+    account = member_account(member.id)
+    return {
+        "member_id": member.id,
+        "name": user.name if user else "",
+        "email": user.email if user else "",
+        "role": member.role,
+        "status": member.status,
+        "balance": account.balance,
+        "min_balance": account.min_balance,
+        "max_balance": account.max_balance,
+    }

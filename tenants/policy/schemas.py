@@ -1,0 +1,125 @@
+"""The scheme's policy document (API.md "Schemes"), validated strictly.
+
+Amounts are minutes; ``null`` means no limit. Unknown fields are refused; the
+read-only ``version`` that a ``GET`` returns is ignored on ``PUT``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import (
+    EXCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates_schema,
+)
+
+MAX_MINUTES = 2**31 - 1
+PERIODS = ("week", "month", "year")
+
+
+def _minutes(**kwargs: Any) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(0, MAX_MINUTES), **kwargs)
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+
+class PeerTransfersPolicy(Strict):
+    enabled = fields.Boolean(required=True)
+    max_amount = _minutes(required=True, allow_none=True)
+
+
+class BalancePolicy(Strict):
+    min = fields.Integer(
+        strict=True, required=True, allow_none=True, validate=validate.Range(-MAX_MINUTES, 0)
+    )
+    max = _minutes(required=True, allow_none=True)
+
+
+class CapPolicy(Strict):
+    minutes = _minutes(required=True)
+    period = fields.String(required=True, validate=validate.OneOf(PERIODS))
+
+
+class ClaimsPolicy(Strict):
+    enabled = fields.Boolean(required=True)
+    approval = fields.String(required=True, validate=validate.OneOf(("auto", "coordinator")))
+    max_minutes_per_claim = fields.Integer(
+        strict=True, required=True, allow_none=True, validate=validate.Range(1, MAX_MINUTES)
+    )
+    cap = fields.Nested(CapPolicy, required=True, allow_none=True)
+    # How far back a claim's performed_on may be; null: no limit.
+    max_age_days = fields.Integer(
+        strict=True, load_default=None, allow_none=True, validate=validate.Range(0, 3650)
+    )
+
+
+class RewardsPolicy(Strict):
+    enabled = fields.Boolean(required=True)
+
+
+class ExpiryPolicy(Strict):
+    after_days = fields.Integer(strict=True, required=True, validate=validate.Range(1, 36500))
+
+
+class ExchangePolicy(Strict):
+    enabled = fields.Boolean(required=True)
+
+
+class PrivacyPolicy(Strict):
+    member_directory = fields.String(
+        required=True, validate=validate.OneOf(("full", "first_names", "hidden"))
+    )
+
+
+class PolicySchema(Strict):
+    version = fields.Integer(dump_only=True)
+    peer_transfers = fields.Nested(PeerTransfersPolicy, required=True)
+    balance = fields.Nested(BalancePolicy, required=True)
+    claims = fields.Nested(ClaimsPolicy, required=True)
+    rewards = fields.Nested(RewardsPolicy, required=True)
+    expiry = fields.Nested(ExpiryPolicy, required=True, allow_none=True)
+    exchange = fields.Nested(ExchangePolicy, required=True)
+    privacy = fields.Nested(PrivacyPolicy, required=True)
+
+    @pre_load
+    def _drop_read_only(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k != "version"}
+        return data
+
+    @validates_schema
+    def _limits_order(self, data: dict[str, Any], **kwargs: Any) -> None:
+        balance = data.get("balance") or {}
+        low, high = balance.get("min"), balance.get("max")
+        if low is not None and high is not None and low > high:
+            raise ValidationError("min must not be above max.", "balance.min")
+
+
+class PolicyVersionSummary(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    version = fields.Integer()
+    created_at = fields.DateTime()
+    created_by = fields.Integer(allow_none=True)
+    changes = fields.List(fields.String())
+
+
+class PolicyQuery(Schema):
+    version = fields.Integer(validate=validate.Range(min=1))
+
+
+def validate_policy(document: Any) -> dict[str, Any]:
+    """Load and validate a policy document; raises ``ValidationError`` with dotted keys."""
+    loaded: dict[str, Any] = PolicySchema().load(document)
+    return PolicySchema().dump(loaded)

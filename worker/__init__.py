@@ -1,0 +1,1 @@
+"""Background work on RQ: queues, jobs, the scheduler and ``timebank worker``."""

@@ -195,18 +195,31 @@ def next_ids(session: Session, table: str, count: int) -> list[int]:
 def _set_row_level_scope(session: Session, transaction: Any, connection: Any) -> None:
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(
-            "SELECT set_config('app.scheme_ids', %(ids)s, true)",
-            {"ids": tenancy.current().rls_setting()},
+            "SELECT set_config('app.scheme_ids', %(ids)s, true), "
+            "set_config('app.all_schemes', %(all)s, true)",
+            tenancy.current().rls_settings(),
         )
 
 
-def refresh_row_level_scope() -> None:
-    """Re-apply the RLS setting after the scheme context changed mid-transaction."""
+def refresh_row_level_scope(phase: str) -> None:
+    """Keep the RLS setting in step when the scheme context changes mid-transaction.
+
+    Pending rows are flushed while the old context still applies; then the
+    new context is written into the open transaction.
+    """
     if not has_app_context():
         return
     session = db.session()
-    if session.in_transaction():
-        _set_row_level_scope(session, None, session.connection())
+    if not session.in_transaction():
+        return
+    if phase == "before":
+        if session.new or session.dirty or session.deleted:
+            session.flush()
+    else:
+        try:
+            _set_row_level_scope(session, None, session.connection())
+        except DBAPIError:
+            pass  # the transaction has already failed and will be rolled back
 
 
 tenancy.on_context_change(refresh_row_level_scope)

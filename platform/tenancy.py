@@ -26,16 +26,20 @@ class SchemeContext:
     visible: tuple[int, ...] = ()
     all_schemes: bool = False
 
-    def rls_setting(self) -> str:
-        if self.all_schemes:
-            return "*"
+    def rls_settings(self) -> dict[str, str]:
+        """Values of ``app.scheme_ids`` and ``app.all_schemes`` for this context."""
         ids = self.visible or ((self.scheme_id,) if self.scheme_id is not None else ())
-        return ",".join(str(i) for i in ids)
+        return {
+            "ids": ",".join(str(i) for i in ids),
+            "all": "on" if self.all_schemes else "off",
+        }
 
 
 _EMPTY = SchemeContext()
 _current: ContextVar[SchemeContext] = ContextVar("scheme_context", default=_EMPTY)
-_listeners: list[Callable[[], None]] = []
+# Called with "before" (still in the old context: flush what it wrote) and
+# "after" (apply the new context to the open transaction).
+_listeners: list[Callable[[str], None]] = []
 
 
 def current() -> SchemeContext:
@@ -49,24 +53,26 @@ def current_scheme_id() -> int:
     return scheme_id
 
 
-def on_context_change(listener: Callable[[], None]) -> None:
+def on_context_change(listener: Callable[[str], None]) -> None:
     _listeners.append(listener)
 
 
 @contextmanager
 def _enter(context: SchemeContext) -> Iterator[SchemeContext]:
+    _notify("before")
     token = _current.set(context)
-    _notify()
+    _notify("after")
     try:
         yield context
     finally:
+        _notify("before")
         _current.reset(token)
-        _notify()
+        _notify("after")
 
 
-def _notify() -> None:
+def _notify(phase: str) -> None:
     for listener in _listeners:
-        listener()
+        listener(phase)
 
 
 @contextmanager
@@ -90,9 +96,10 @@ def set_request_scheme(scheme_id: int) -> None:
     """Enter a scheme for the rest of the request (undone in teardown)."""
     from flask import g
 
+    _notify("before")
     token = _current.set(SchemeContext(scheme_id=scheme_id, visible=(scheme_id,)))
     g._scheme_context_token = token
-    _notify()
+    _notify("after")
 
 
 def reset_request_scheme() -> None:

@@ -3,8 +3,9 @@
 On PostgreSQL: a deferred constraint trigger checks that each transaction's
 postings sum to zero at commit; triggers refuse UPDATE and DELETE on postings
 and transactions; every tenant table gets a row-level security policy keyed on
-the per-transaction setting ``app.scheme_ids`` (a comma-separated list of
-scheme ids, or ``*`` for code that explicitly spans schemes), forced so that
+the per-transaction settings ``app.scheme_ids`` (a comma-separated list of
+scheme ids) and ``app.all_schemes`` (``on`` for code that explicitly spans
+schemes), forced so that
 even the tables' owner is checked (superusers and BYPASSRLS roles still skip
 it: the application connects as a role that is neither).
 
@@ -36,7 +37,7 @@ TENANT_TABLES = (
 IMMUTABLE = ("postings", "transactions")
 
 RLS_CONDITION = (
-    "current_setting('app.scheme_ids', true) = '*' OR scheme_id = ANY "
+    "current_setting('app.all_schemes', true) = 'on' OR scheme_id = ANY "
     "(string_to_array(nullif(current_setting('app.scheme_ids', true), ''), ',')::bigint[])"
 )
 

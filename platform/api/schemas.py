@@ -13,7 +13,6 @@ class Strict(Schema):
 
     class Meta:
         unknown = RAISE
-        ordered = True
 
 
 def minutes(**kwargs: object) -> fields.Integer:

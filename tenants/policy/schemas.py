@@ -30,7 +30,6 @@ def _minutes(**kwargs: Any) -> fields.Integer:
 class Strict(Schema):
     class Meta:
         unknown = RAISE
-        ordered = True
 
 
 class PeerTransfersPolicy(Strict):

@@ -13,6 +13,7 @@ from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+
 from timebank.platform import config as config_module
 from timebank.platform import tenancy
 from timebank.platform.api import errors

@@ -33,6 +33,7 @@ ledger = click.Group("ledger", help="Ledger checks and maintenance.")
 def create_operator(email: str, password: str, name: str) -> None:
     """Create a platform operator (or make an existing user one)."""
     from sqlalchemy import update
+
     from timebank.platform.api.errors import Conflict
     from timebank.platform.db import db
     from timebank.platform.identity.models import User

@@ -13,6 +13,7 @@ serialization failure, with callbacks (job enqueueing) run only after commit.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import random
 import threading
@@ -46,6 +47,7 @@ from sqlalchemy.orm import (
     mapped_column,
     with_loader_criteria,
 )
+
 from timebank.platform import tenancy
 
 NAMING_CONVENTION = {
@@ -216,10 +218,9 @@ def refresh_row_level_scope(phase: str) -> None:
         if session.new or session.dirty or session.deleted:
             session.flush()
     else:
-        try:
+        # A failed transaction refuses every statement; it is about to roll back.
+        with contextlib.suppress(DBAPIError):
             _set_row_level_scope(session, None, session.connection())
-        except DBAPIError:
-            pass  # the transaction has already failed and will be rolled back
 
 
 tenancy.on_context_change(refresh_row_level_scope)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+
 from timebank.platform import tenancy
 from timebank.platform.db import run_atomic
 from timebank.platform.identity.models import User

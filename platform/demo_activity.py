@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+
 from timebank.platform import tenancy
 from timebank.platform.db import db
 from timebank.platform.identity.models import User

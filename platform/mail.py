@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from flask import current_app, render_template
+
 from timebank.platform.db import after_commit
 
 SUBJECTS = {

@@ -31,10 +31,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.exceptions import HTTPException
+
 from timebank.platform import tenancy
 from timebank.platform.api.errors import ApiError, api_error_response, http_error_response, problem
 from timebank.platform.db import TenantScoped, atomic, db, run_atomic, utcnow_column
-from werkzeug.exceptions import HTTPException
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255

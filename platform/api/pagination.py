@@ -13,6 +13,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 from sqlalchemy import ColumnElement, Select, and_, or_
+
 from timebank.platform.api.errors import FieldError
 from timebank.platform.db import db
 

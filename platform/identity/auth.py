@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, Request, redirect, request, url_for
 from flask_login import LoginManager, current_user
+
 from timebank.platform.api.errors import Forbidden, Unauthorized
 from timebank.platform.identity.models import User
 from timebank.platform.identity.services import load_user_from_session, user_for_token

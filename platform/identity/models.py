@@ -7,6 +7,7 @@ from datetime import datetime
 from flask_login import UserMixin
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
+
 from timebank.platform.db import UTCDateTime, db, utcnow_column
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+
 from timebank.platform.api.errors import Conflict, Unauthorized
 from timebank.platform.db import atomic, db
 from timebank.platform.identity.models import ApiToken, User

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask_smorest import Blueprint
 from sqlalchemy import select
+
 from timebank.platform.api.pagination import keyset_page, page
 from timebank.platform.api.schemas import PageQuery
 from timebank.platform.identity.auth import require_operator

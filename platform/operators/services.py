@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, func, select
+
 from timebank.platform import tenancy
 from timebank.platform.db import db
 from timebank.platform.schemes.models import Scheme

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
+
 from timebank.platform.db import UTCDateTime, db, utcnow_column
 
 TEMPLATES = ("surgery", "school", "youth_court", "community")

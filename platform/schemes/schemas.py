@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
+
 from timebank.platform.api.schemas import Strict
 from timebank.platform.schemes.models import TEMPLATES
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+
 from timebank.platform import audit, tenancy
 from timebank.platform.api.errors import Conflict, FieldError, NotFound
 from timebank.platform.db import atomic, db

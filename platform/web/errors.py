@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import render_template
+
 from timebank.platform.api.errors import TITLES
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+
 from timebank.platform.api.errors import Unauthorized
 from timebank.platform.identity import services as identity
 from timebank.platform.ratelimit import limit_sign_in

@@ -25,6 +25,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+
 from timebank.platform.db import TenantScoped, db, tenant_fk, utcnow_column
 
 ACCOUNT_KINDS = ("member", "issuance", "redemption", "pot", "expiry", "clearing")

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Response, stream_with_context
 from flask_smorest import Blueprint
+
 from timebank.platform.api.errors import Forbidden, NotFound
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.api.pagination import keyset_page, page

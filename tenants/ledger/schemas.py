@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
+
 from timebank.platform.api.pagination import page_schema
 from timebank.platform.api.schemas import Strict, free_text, minutes, object_id
 

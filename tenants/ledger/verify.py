@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
+
 from timebank.platform import tenancy
 from timebank.platform.db import db
 from timebank.platform.schemes.models import Scheme

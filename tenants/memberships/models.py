@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+
 from timebank.platform.db import TenantScoped, UTCDateTime, db, utcnow_column
 
 ROLES = ("member", "coordinator")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
 from timebank.platform.api.pagination import page_schema
 from timebank.platform.api.schemas import MAX_MINUTES, Strict
 from timebank.tenants.memberships.models import ROLES

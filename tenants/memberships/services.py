@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import current_app, g, request
 from sqlalchemy import func, select
+
 from timebank.platform import audit, tenancy
 from timebank.platform.api.errors import FieldError, Forbidden, Gone, NotFound, RuleViolation
 from timebank.platform.db import atomic, db

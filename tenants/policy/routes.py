@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import request
 from flask_smorest import Blueprint
+
 from timebank.platform.api.errors import FieldError
 from timebank.platform.api.schemas import Strict
 from timebank.tenants.memberships.services import resolve_scheme_from_url, scheme_access

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
+
 from timebank.platform import audit
 from timebank.platform.api.errors import NotFound
 from timebank.platform.db import atomic, db

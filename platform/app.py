@@ -97,7 +97,10 @@ def _register_models_and_provisioners() -> None:
     # Importing the packages registers their models, provisioners and verifiers.
     import timebank.platform.api.idempotency
     import timebank.platform.audit
-    import timebank.tenants.provisioning  # noqa: F401
+    import timebank.platform.exchange.models
+    import timebank.tenants.earning.models
+    import timebank.tenants.provisioning
+    import timebank.tenants.spending.models  # noqa: F401
 
 
 def _register_api(app: Flask) -> None:

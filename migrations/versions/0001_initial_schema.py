@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 23:26:21.093222
+Create Date: 2026-11-29 23:29:35.478678
 
 """
 from alembic import op
@@ -66,6 +66,46 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_schemes')),
     sa.UniqueConstraint('slug', name=op.f('uq_schemes_slug'))
     )
+    op.create_table('activities',
+    sa.Column('scheme_id', sa.BigInteger(), nullable=False),
+    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('description', sa.String(length=500), nullable=True),
+    sa.Column('category', sa.String(length=60), nullable=True),
+    sa.Column('rate', sa.String(length=20), nullable=False),
+    sa.Column('approval', sa.String(length=20), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('requires_note', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.CheckConstraint("approval IN ('auto', 'coordinator', 'policy')", name=op.f('ck_activities_approval')),
+    sa.ForeignKeyConstraint(['scheme_id'], ['schemes.id'], name=op.f('fk_activities_scheme_id_schemes')),
+    sa.PrimaryKeyConstraint('scheme_id', 'id', name=op.f('pk_activities'))
+    )
+    op.create_table('agreements',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('proposer_scheme_id', sa.BigInteger(), nullable=False),
+    sa.Column('partner_scheme_id', sa.BigInteger(), nullable=False),
+    sa.Column('rate', sa.String(length=40), nullable=False),
+    sa.Column('limit', sa.BigInteger(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('proposed_by', sa.BigInteger(), nullable=False),
+    sa.Column('accepted_by', sa.BigInteger(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.Column('accepted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status IN ('proposed', 'active', 'suspended', 'ended', 'declined')", name=op.f('ck_agreements_status')),
+    sa.CheckConstraint('"limit" >= 0', name=op.f('ck_agreements_limit_not_negative')),
+    sa.CheckConstraint('proposer_scheme_id <> partner_scheme_id', name=op.f('ck_agreements_two_schemes')),
+    sa.ForeignKeyConstraint(['accepted_by'], ['users.id'], name=op.f('fk_agreements_accepted_by_users')),
+    sa.ForeignKeyConstraint(['partner_scheme_id'], ['schemes.id'], name=op.f('fk_agreements_partner_scheme_id_schemes')),
+    sa.ForeignKeyConstraint(['proposed_by'], ['users.id'], name=op.f('fk_agreements_proposed_by_users')),
+    sa.ForeignKeyConstraint(['proposer_scheme_id'], ['schemes.id'], name=op.f('fk_agreements_proposer_scheme_id_schemes')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_agreements'))
+    )
+    with op.batch_alter_table('agreements', schema=None) as batch_op:
+        batch_op.create_index('ix_agreements_pair', ['proposer_scheme_id', 'partner_scheme_id'], unique=False)
+        batch_op.create_index('ix_agreements_partner', ['partner_scheme_id'], unique=False)
+
     op.create_table('audit_events',
     sa.Column('scheme_id', sa.BigInteger(), nullable=False),
     sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -110,6 +150,26 @@ def upgrade():
     sa.PrimaryKeyConstraint('scheme_id', 'id', name=op.f('pk_invitations')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_invitations_token_hash'))
     )
+    op.create_table('member_imports',
+    sa.Column('scheme_id', sa.BigInteger(), nullable=False),
+    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
+    sa.Column('filename', sa.String(length=255), nullable=False),
+    sa.Column('content', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('done', sa.Integer(), nullable=False),
+    sa.Column('invited', sa.Integer(), nullable=False),
+    sa.Column('skipped', sa.Integer(), nullable=False),
+    sa.Column('errors', sa.JSON(), nullable=False),
+    sa.Column('created_by', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'running', 'done', 'failed')", name=op.f('ck_member_imports_status')),
+    sa.CheckConstraint('done >= 0 AND done <= total', name=op.f('ck_member_imports_progress')),
+    sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_member_imports_created_by_users')),
+    sa.ForeignKeyConstraint(['scheme_id'], ['schemes.id'], name=op.f('fk_member_imports_scheme_id_schemes')),
+    sa.PrimaryKeyConstraint('scheme_id', 'id', name=op.f('pk_member_imports'))
+    )
     op.create_table('members',
     sa.Column('scheme_id', sa.BigInteger(), nullable=False),
     sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -140,6 +200,25 @@ def upgrade():
     sa.ForeignKeyConstraint(['scheme_id'], ['schemes.id'], name=op.f('fk_policy_versions_scheme_id_schemes')),
     sa.PrimaryKeyConstraint('scheme_id', 'id', name=op.f('pk_policy_versions')),
     sa.UniqueConstraint('scheme_id', 'version', name=op.f('uq_policy_versions_scheme_id_version'))
+    )
+    op.create_table('rewards',
+    sa.Column('scheme_id', sa.BigInteger(), nullable=False),
+    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('description', sa.String(length=500), nullable=True),
+    sa.Column('price', sa.Integer(), nullable=False),
+    sa.Column('stock', sa.Integer(), nullable=True),
+    sa.Column('limit_quantity', sa.Integer(), nullable=True),
+    sa.Column('limit_period', sa.String(length=10), nullable=True),
+    sa.Column('eligible_roles', sa.String(length=60), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.CheckConstraint('(limit_quantity IS NULL) = (limit_period IS NULL)', name=op.f('ck_rewards_limit_complete')),
+    sa.CheckConstraint('limit_quantity IS NULL OR limit_quantity > 0', name=op.f('ck_rewards_limit_positive')),
+    sa.CheckConstraint('price > 0', name=op.f('ck_rewards_price_positive')),
+    sa.CheckConstraint('stock IS NULL OR stock >= 0', name=op.f('ck_rewards_stock_not_negative')),
+    sa.ForeignKeyConstraint(['scheme_id'], ['schemes.id'], name=op.f('fk_rewards_scheme_id_schemes')),
+    sa.PrimaryKeyConstraint('scheme_id', 'id', name=op.f('pk_rewards'))
     )
     op.create_table('transactions',
     sa.Column('scheme_id', sa.BigInteger(), nullable=False),
@@ -196,6 +275,117 @@ def upgrade():
         batch_op.create_index('uq_accounts_member', ['scheme_id', 'member_id'], unique=True, postgresql_where=sa.text('member_id IS NOT NULL'), sqlite_where=sa.text('member_id IS NOT NULL'))
         batch_op.create_index('uq_accounts_scheme_kind', ['scheme_id', 'kind'], unique=True, postgresql_where=sa.text("kind IN ('issuance', 'redemption', 'pot', 'expiry')"), sqlite_where=sa.text("kind IN ('issuance', 'redemption', 'pot', 'expiry')"))
 
+    op.create_table('awards',
+    sa.Column('scheme_id', sa.BigInteger(), nullable=False),
+    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
+    sa.Column('activity_id', sa.BigInteger(), nullable=False),
+    sa.Column('minutes', sa.Integer(), nullable=False),
+    sa.Column('credited_minutes', sa.Integer(), nullable=False),
+    sa.Column('member_count', sa.Integer(), nullable=False),
+    sa.Column('note', sa.String(length=500), nullable=True),
+    sa.Column('created_by', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.CheckConstraint('minutes > 0', name=op.f('ck_awards_minutes_positive')),
+    sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_awards_created_by_users')),
+    sa.ForeignKeyConstraint(['scheme_id', 'activity_id'], ['activities.scheme_id', 'activities.id'], name=op.f('fk_awards_scheme_id_activity_id_activities')),
+    sa.ForeignKeyConstraint(['scheme_id'], ['schemes.id'], name=op.f('fk_awards_scheme_id_schemes')),
+    sa.PrimaryKeyConstraint('scheme_id', 'id', name=op.f('pk_awards'))
+    )
+    op.create_table('claims',
+    sa.Column('scheme_id', sa.BigInteger(), nullable=False),
+    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
+    sa.Column('member_id', sa.BigInteger(), nullable=False),
+    sa.Column('activity_id', sa.BigInteger(), nullable=False),
+    sa.Column('minutes', sa.Integer(), nullable=False),
+    sa.Column('credited_minutes', sa.Integer(), nullable=False),
+    sa.Column('performed_on', sa.Date(), nullable=False),
+    sa.Column('note', sa.String(length=500), nullable=True),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('transaction_id', sa.BigInteger(), nullable=True),
+    sa.Column('entered_by', sa.BigInteger(), nullable=False),
+    sa.Column('decided_by', sa.BigInteger(), nullable=True),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('reason', sa.String(length=500), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.CheckConstraint("(status = 'approved') = (transaction_id IS NOT NULL)", name=op.f('ck_claims_credited_link')),
+    sa.CheckConstraint("status IN ('pending', 'approved', 'rejected')", name=op.f('ck_claims_status')),
+    sa.CheckConstraint('credited_minutes >= 0', name=op.f('ck_claims_credited_not_negative')),
+    sa.CheckConstraint('minutes > 0', name=op.f('ck_claims_minutes_positive')),
+    sa.ForeignKeyConstraint(['decided_by'], ['users.id'], name=op.f('fk_claims_decided_by_users')),
+    sa.ForeignKeyConstraint(['entered_by'], ['users.id'], name=op.f('fk_claims_entered_by_users')),
+    sa.ForeignKeyConstraint(['scheme_id', 'activity_id'], ['activities.scheme_id', 'activities.id'], name=op.f('fk_claims_scheme_id_activity_id_activities')),
+    sa.ForeignKeyConstraint(['scheme_id', 'member_id'], ['members.scheme_id', 'members.id'], name=op.f('fk_claims_scheme_id_member_id_members')),
+    sa.ForeignKeyConstraint(['scheme_id', 'transaction_id'], ['transactions.scheme_id', 'transactions.id'], name=op.f('fk_claims_scheme_id_transaction_id_transactions')),
+    sa.ForeignKeyConstraint(['scheme_id'], ['schemes.id'], name=op.f('fk_claims_scheme_id_schemes')),
+    sa.PrimaryKeyConstraint('scheme_id', 'id', name=op.f('pk_claims'))
+    )
+    with op.batch_alter_table('claims', schema=None) as batch_op:
+        batch_op.create_index('ix_claims_member_day', ['scheme_id', 'member_id', 'performed_on'], unique=False)
+        batch_op.create_index('ix_claims_status', ['scheme_id', 'status', 'id'], unique=False)
+
+    op.create_table('exchanges',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('agreement_id', sa.BigInteger(), nullable=False),
+    sa.Column('payer_scheme_id', sa.BigInteger(), nullable=False),
+    sa.Column('payee_scheme_id', sa.BigInteger(), nullable=False),
+    sa.Column('payer_transaction_id', sa.BigInteger(), nullable=False),
+    sa.Column('payee_transaction_id', sa.BigInteger(), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('credited', sa.BigInteger(), nullable=False),
+    sa.Column('created_by', sa.BigInteger(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.CheckConstraint('amount > 0', name=op.f('ck_exchanges_amount_positive')),
+    sa.CheckConstraint('credited >= 0', name=op.f('ck_exchanges_credited_not_negative')),
+    sa.ForeignKeyConstraint(['agreement_id'], ['agreements.id'], name=op.f('fk_exchanges_agreement_id_agreements')),
+    sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_exchanges_created_by_users')),
+    sa.ForeignKeyConstraint(['payee_scheme_id'], ['schemes.id'], name=op.f('fk_exchanges_payee_scheme_id_schemes')),
+    sa.ForeignKeyConstraint(['payer_scheme_id'], ['schemes.id'], name=op.f('fk_exchanges_payer_scheme_id_schemes')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_exchanges'))
+    )
+    with op.batch_alter_table('exchanges', schema=None) as batch_op:
+        batch_op.create_index('ix_exchanges_agreement', ['agreement_id', 'id'], unique=False)
+
+    op.create_table('expiry_notices',
+    sa.Column('scheme_id', sa.BigInteger(), nullable=False),
+    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
+    sa.Column('member_id', sa.BigInteger(), nullable=False),
+    sa.Column('lapses_on', sa.Date(), nullable=False),
+    sa.Column('minutes', sa.Integer(), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.ForeignKeyConstraint(['scheme_id', 'member_id'], ['members.scheme_id', 'members.id'], name=op.f('fk_expiry_notices_scheme_id_member_id_members')),
+    sa.ForeignKeyConstraint(['scheme_id'], ['schemes.id'], name=op.f('fk_expiry_notices_scheme_id_schemes')),
+    sa.PrimaryKeyConstraint('scheme_id', 'id', name=op.f('pk_expiry_notices')),
+    sa.UniqueConstraint('scheme_id', 'member_id', 'lapses_on', name=op.f('uq_expiry_notices_scheme_id_member_id_lapses_on'))
+    )
+    op.create_table('redemptions',
+    sa.Column('scheme_id', sa.BigInteger(), nullable=False),
+    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
+    sa.Column('member_id', sa.BigInteger(), nullable=False),
+    sa.Column('reward_id', sa.BigInteger(), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=16), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('transaction_id', sa.BigInteger(), nullable=False),
+    sa.Column('refund_transaction_id', sa.BigInteger(), nullable=True),
+    sa.Column('decided_by', sa.BigInteger(), nullable=True),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.CheckConstraint("(status = 'cancelled') = (refund_transaction_id IS NOT NULL)", name=op.f('ck_redemptions_refund_link')),
+    sa.CheckConstraint("status IN ('pending', 'fulfilled', 'cancelled')", name=op.f('ck_redemptions_status')),
+    sa.CheckConstraint('quantity > 0', name=op.f('ck_redemptions_quantity_positive')),
+    sa.ForeignKeyConstraint(['decided_by'], ['users.id'], name=op.f('fk_redemptions_decided_by_users')),
+    sa.ForeignKeyConstraint(['scheme_id', 'member_id'], ['members.scheme_id', 'members.id'], name=op.f('fk_redemptions_scheme_id_member_id_members')),
+    sa.ForeignKeyConstraint(['scheme_id', 'refund_transaction_id'], ['transactions.scheme_id', 'transactions.id'], name=op.f('fk_redemptions_scheme_id_refund_transaction_id_transactions')),
+    sa.ForeignKeyConstraint(['scheme_id', 'reward_id'], ['rewards.scheme_id', 'rewards.id'], name=op.f('fk_redemptions_scheme_id_reward_id_rewards')),
+    sa.ForeignKeyConstraint(['scheme_id', 'transaction_id'], ['transactions.scheme_id', 'transactions.id'], name=op.f('fk_redemptions_scheme_id_transaction_id_transactions')),
+    sa.ForeignKeyConstraint(['scheme_id'], ['schemes.id'], name=op.f('fk_redemptions_scheme_id_schemes')),
+    sa.PrimaryKeyConstraint('scheme_id', 'id', name=op.f('pk_redemptions')),
+    sa.UniqueConstraint('scheme_id', 'code', name=op.f('uq_redemptions_scheme_id_code'))
+    )
+    with op.batch_alter_table('redemptions', schema=None) as batch_op:
+        batch_op.create_index('ix_redemptions_member_reward', ['scheme_id', 'member_id', 'reward_id', 'created_at'], unique=False)
+
     op.create_table('postings',
     sa.Column('scheme_id', sa.BigInteger(), nullable=False),
     sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -226,6 +416,21 @@ def downgrade():
         batch_op.drop_index('ix_postings_account_tx')
 
     op.drop_table('postings')
+    with op.batch_alter_table('redemptions', schema=None) as batch_op:
+        batch_op.drop_index('ix_redemptions_member_reward')
+
+    op.drop_table('redemptions')
+    op.drop_table('expiry_notices')
+    with op.batch_alter_table('exchanges', schema=None) as batch_op:
+        batch_op.drop_index('ix_exchanges_agreement')
+
+    op.drop_table('exchanges')
+    with op.batch_alter_table('claims', schema=None) as batch_op:
+        batch_op.drop_index('ix_claims_status')
+        batch_op.drop_index('ix_claims_member_day')
+
+    op.drop_table('claims')
+    op.drop_table('awards')
     with op.batch_alter_table('accounts', schema=None) as batch_op:
         batch_op.drop_index('uq_accounts_scheme_kind', postgresql_where=sa.text("kind IN ('issuance', 'redemption', 'pot', 'expiry')"), sqlite_where=sa.text("kind IN ('issuance', 'redemption', 'pot', 'expiry')"))
         batch_op.drop_index('uq_accounts_member', postgresql_where=sa.text('member_id IS NOT NULL'), sqlite_where=sa.text('member_id IS NOT NULL'))
@@ -233,14 +438,22 @@ def downgrade():
 
     op.drop_table('accounts')
     op.drop_table('transactions')
+    op.drop_table('rewards')
     op.drop_table('policy_versions')
     with op.batch_alter_table('members', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_members_user_id'))
 
     op.drop_table('members')
+    op.drop_table('member_imports')
     op.drop_table('invitations')
     op.drop_table('idempotency_keys')
     op.drop_table('audit_events')
+    with op.batch_alter_table('agreements', schema=None) as batch_op:
+        batch_op.drop_index('ix_agreements_partner')
+        batch_op.drop_index('ix_agreements_pair')
+
+    op.drop_table('agreements')
+    op.drop_table('activities')
     op.drop_table('schemes')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))

@@ -25,13 +25,20 @@ branch_labels = None
 depends_on = None
 
 TENANT_TABLES = (
+    "activities",
     "audit_events",
     "idempotency_keys",
     "invitations",
+    "member_imports",
     "members",
     "policy_versions",
+    "rewards",
     "transactions",
     "accounts",
+    "awards",
+    "claims",
+    "expiry_notices",
+    "redemptions",
     "postings",
 )
 IMMUTABLE = ("postings", "transactions")

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from timebank.platform.db import TenantScoped, UTCDateTime, db, utcnow_column
 
 ROLES = ("member", "coordinator")
 MEMBER_STATUSES = ("active", "suspended", "left")
+IMPORT_STATUSES = ("pending", "running", "done", "failed")
 
 
 class Member(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
@@ -46,3 +57,27 @@ class Invitation(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
     accepted_member_id: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (CheckConstraint("role IN ('member', 'coordinator')", name="role"),)
+
+
+class MemberImport(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
+    """A coordinator's CSV of people to invite, processed by a job with progress."""
+
+    __tablename__ = "member_imports"
+
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    invited: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    # [{"row": 3, "field": "email", "message": "..."}]
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_by: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"))
+    created_at: Mapped[datetime] = utcnow_column()
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'running', 'done', 'failed')", name="status"),
+        CheckConstraint("done >= 0 AND done <= total", name="progress"),
+    )

@@ -41,3 +41,12 @@ class PageQuery(Strict):
 
 class MemberPageQuery(PageQuery):
     member_id = object_id(load_default=None)
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true/false only: no "yes", 1 or "on"."""
+
+    def _deserialize(self, value: object, attr: str | None, data: object, **kwargs: object) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value

@@ -19,6 +19,8 @@ from marshmallow import (
     validates_schema,
 )
 
+from timebank.platform.api.schemas import StrictBoolean
+
 MAX_MINUTES = 2**31 - 1
 PERIODS = ("week", "month", "year")
 
@@ -33,7 +35,7 @@ class Strict(Schema):
 
 
 class PeerTransfersPolicy(Strict):
-    enabled = fields.Boolean(required=True)
+    enabled = StrictBoolean(required=True)
     max_amount = _minutes(required=True, allow_none=True)
 
 
@@ -50,7 +52,7 @@ class CapPolicy(Strict):
 
 
 class ClaimsPolicy(Strict):
-    enabled = fields.Boolean(required=True)
+    enabled = StrictBoolean(required=True)
     approval = fields.String(required=True, validate=validate.OneOf(("auto", "coordinator")))
     max_minutes_per_claim = fields.Integer(
         strict=True, required=True, allow_none=True, validate=validate.Range(1, MAX_MINUTES)
@@ -63,7 +65,7 @@ class ClaimsPolicy(Strict):
 
 
 class RewardsPolicy(Strict):
-    enabled = fields.Boolean(required=True)
+    enabled = StrictBoolean(required=True)
 
 
 class ExpiryPolicy(Strict):
@@ -71,7 +73,7 @@ class ExpiryPolicy(Strict):
 
 
 class ExchangePolicy(Strict):
-    enabled = fields.Boolean(required=True)
+    enabled = StrictBoolean(required=True)
 
 
 class PrivacyPolicy(Strict):

@@ -98,12 +98,14 @@ def _register_models_and_provisioners() -> None:
     import timebank.platform.api.idempotency
     import timebank.platform.audit
     import timebank.platform.exchange.models
+    import timebank.platform.exchange.verify
     import timebank.tenants.earning.models
     import timebank.tenants.provisioning
     import timebank.tenants.spending.models  # noqa: F401
 
 
 def _register_api(app: Flask) -> None:
+    from timebank.platform.exchange.routes import blp as exchange
     from timebank.platform.identity.routes import blp as identity
     from timebank.platform.operators.routes import blp as operators
     from timebank.platform.schemes.routes import blp as schemes
@@ -120,7 +122,16 @@ def _register_api(app: Flask) -> None:
             "security": [{"bearer": []}],
         },
     )
-    for blueprint in (identity, schemes, policy, members, invitations_blp, ledger, operators):
+    for blueprint in (
+        identity,
+        schemes,
+        policy,
+        members,
+        invitations_blp,
+        ledger,
+        exchange,
+        operators,
+    ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
     # flask-smorest installs its own JSON error handler; ours speaks problem+json.

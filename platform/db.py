@@ -47,6 +47,7 @@ from sqlalchemy.orm import (
     mapped_column,
     with_loader_criteria,
 )
+from sqlalchemy.sql.util import find_tables
 
 from timebank.platform import tenancy
 
@@ -148,12 +149,15 @@ def _scope_tenant_queries(state: ORMExecuteState) -> None:
     context = tenancy.current()
     if context.all_schemes:
         return
-    tenant_mappers = [m for m in state.all_mappers if is_tenant_model(m.class_)]
-    if not tenant_mappers:
-        return
     if context.scheme_id is None:
-        names = ", ".join(m.class_.__name__ for m in tenant_mappers)
-        raise UnscopedQueryError(f"query on tenant model(s) {names} outside a scheme context")
+        touched = _tenant_tables_in(state.statement)
+        if touched:
+            raise UnscopedQueryError(
+                f"query on tenant table(s) {', '.join(sorted(touched))} outside a scheme context"
+            )
+        return
+    # Applies to every occurrence of a tenant entity: columns, select_from, joins,
+    # subqueries (``all_mappers`` misses ``select(func.count()).select_from(Model)``).
     scheme_id = context.scheme_id
     state.statement = state.statement.options(
         with_loader_criteria(
@@ -162,6 +166,11 @@ def _scope_tenant_queries(state: ORMExecuteState) -> None:
             include_aliases=True,
         )
     )
+
+
+def _tenant_tables_in(statement: Any) -> set[str]:
+    tenant = set(tenant_tables())
+    return {table.name for table in find_tables(statement, include_joins=True)} & tenant
 
 
 @event.listens_for(Session, "before_flush")

@@ -101,7 +101,8 @@ def _register_models_and_provisioners() -> None:
     import timebank.platform.exchange.verify
     import timebank.tenants.earning.models
     import timebank.tenants.provisioning
-    import timebank.tenants.spending.models  # noqa: F401
+    import timebank.tenants.spending.models
+    import timebank.tenants.spending.services  # noqa: F401
 
 
 def _register_api(app: Flask) -> None:
@@ -113,6 +114,7 @@ def _register_api(app: Flask) -> None:
     from timebank.tenants.memberships.routes import blp as members
     from timebank.tenants.memberships.routes import invitations_blp
     from timebank.tenants.policy.routes import blp as policy
+    from timebank.tenants.spending.routes import blp as spending
 
     api = Api(
         app,
@@ -129,6 +131,7 @@ def _register_api(app: Flask) -> None:
         members,
         invitations_blp,
         ledger,
+        spending,
         exchange,
         operators,
     ):

@@ -66,6 +66,31 @@ def verify(slug: str | None) -> None:
         sys.exit(1)
 
 
+@ledger.command("expire")
+@click.option("--scheme", "slug", default=None, help="Only this scheme.")
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The day to lapse credits for (default: each scheme's today).",
+)
+@with_appcontext
+def expire(slug: str | None, as_of: Any) -> None:
+    """Lapse credits past their scheme's expiry and warn members whose credits lapse soon."""
+    from timebank.tenants.spending.expiry import expire_all
+
+    try:
+        results = expire_all(slug, as_of.date() if as_of else None)
+    except LookupError as error:
+        raise click.BadParameter(f"no scheme {slug!r}", param_hint="--scheme") from error
+    for result in results:
+        click.echo(
+            f"{result['scheme']}: {result['minutes']} minutes lapsed, "
+            f"{result['notices']} notice(s) sent (as of {result['as_of']})"
+        )
+
+
 @click.command("demo")
 @click.option("--password", default="timebank-demo", show_default=True)
 @with_appcontext
@@ -80,6 +105,10 @@ def demo(password: str) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from timebank.worker.cli import members, worker_command
+
+    app.cli.add_command(worker_command)
+    app.cli.add_command(members)
     app.cli.add_command(operators)
     app.cli.add_command(ledger)
     app.cli.add_command(demo)

@@ -1,0 +1,502 @@
+"""What credits buy: rewards, redemptions, gifts and grants from the community pot.
+
+A redemption moves ``price × quantity`` from the member to the scheme's
+``redemption`` account through the posting service (kind ``spend``). The
+reward's row is locked (``SELECT … FOR UPDATE``) before its stock and the
+member's per-period limit are checked, so concurrent redemptions of the same
+reward queue up: stock never goes below zero and a limit is never overshot.
+Lock order everywhere: redemption → reward → accounts (the posting service
+locks accounts in id order). Cancelling posts the refund as the reversal of
+the spend, once: the redemption row is locked first, and the ledger allows
+one reversal per transaction.
+
+Credit expiry lives in :mod:`.expiry` (handed on from here); leaving a scheme
+in :mod:`.leaving`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from timebank.platform import audit
+from timebank.platform.api.errors import FieldError, Forbidden, NotFound, RuleViolation
+from timebank.platform.db import atomic, db
+from timebank.platform.identity.models import User
+from timebank.platform.schemes.models import Scheme
+from timebank.platform.schemes.services import provisioner
+from timebank.tenants.ledger.models import Transaction
+from timebank.tenants.ledger.services import (
+    MAX_AMOUNT,
+    Leg,
+    format_minutes,
+    member_account,
+    post_transaction,
+    resolve_payee,
+    reversal_of,
+    reverse_transaction,
+    scheme_account,
+)
+from timebank.tenants.memberships.models import Member
+from timebank.tenants.policy.services import current_policy
+from timebank.tenants.spending.expiry import expire_credits as expire_credits
+from timebank.tenants.spending.expiry import send_expiry_notices as send_expiry_notices
+from timebank.tenants.spending.models import Redemption, Reward
+
+# No 0/O, 1/I/L: codes are read aloud and typed in by coordinators.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 8
+
+
+# --- periods ------------------------------------------------------------------
+
+
+def period_start(timezone: str, period: str, now: datetime | None = None) -> datetime:
+    """The UTC instant the current calendar ``week``/``month``/``year`` began in ``timezone``."""
+    zone = ZoneInfo(timezone)
+    today = (now or datetime.now(UTC)).astimezone(zone).date()
+    if period == "week":
+        first: date = today - timedelta(days=today.weekday())
+    elif period == "month":
+        first = today.replace(day=1)
+    elif period == "year":
+        first = today.replace(month=1, day=1)
+    else:
+        raise ValueError(f"unknown period {period!r}")
+    return datetime.combine(first, time.min, tzinfo=zone).astimezone(UTC)
+
+
+# --- rewards ------------------------------------------------------------------
+
+
+def describe_reward(reward: Reward) -> dict[str, Any]:
+    limit = None
+    if reward.limit_quantity is not None:
+        limit = {"quantity": reward.limit_quantity, "period": reward.limit_period}
+    return {
+        "id": reward.id,
+        "name": reward.name,
+        "description": reward.description,
+        "price": reward.price,
+        "stock": reward.stock,
+        "active": reward.active,
+        "per_member_limit": limit,
+        "eligible_roles": _roles(reward),
+        "created_at": reward.created_at,
+    }
+
+
+def _roles(reward: Reward) -> list[str] | None:
+    return reward.eligible_roles.split(",") if reward.eligible_roles else None
+
+
+def rewards_query(*, active: bool | None = None) -> Any:
+    statement = select(Reward)
+    if active is not None:
+        statement = statement.where(Reward.active.is_(active))
+    return statement
+
+
+def get_reward(reward_id: int) -> Reward:
+    """A reward of the current scheme, or 404 (also for another scheme's)."""
+    reward = db.session.execute(select(Reward).where(Reward.id == reward_id)).scalar_one_or_none()
+    if reward is None:
+        raise NotFound("No reward with this id in this scheme.")
+    return reward
+
+
+def _apply(reward: Reward, changes: dict[str, Any]) -> None:
+    for name in ("name", "price", "stock", "description", "active"):
+        if name in changes:
+            setattr(reward, name, changes[name])
+    if "per_member_limit" in changes:
+        limit = changes["per_member_limit"]
+        reward.limit_quantity = limit["quantity"] if limit else None
+        reward.limit_period = limit["period"] if limit else None
+    if "eligible_roles" in changes:
+        roles = changes["eligible_roles"]
+        reward.eligible_roles = ",".join(sorted(set(roles))) if roles else None
+
+
+@atomic
+def create_reward(scheme: Scheme, fields: dict[str, Any], *, actor_user_id: int | None) -> Reward:
+    """Add a reward to the scheme's catalogue (``fields`` as loaded by ``RewardCreate``)."""
+    reward = Reward(scheme_id=scheme.id, active=True)
+    _apply(reward, fields)
+    db.session.add(reward)
+    db.session.flush()
+    audit.record(
+        scheme.id,
+        "reward.created",
+        actor_user_id=actor_user_id,
+        target=f"reward:{reward.id}",
+        details={"name": reward.name, "price": reward.price, "stock": reward.stock},
+    )
+    return reward
+
+
+@atomic
+def update_reward(
+    scheme: Scheme, reward_id: int, changes: dict[str, Any], *, actor_user_id: int
+) -> Reward:
+    """Change a reward; its row is locked so a stock change cannot cross a redemption."""
+    reward = _lock_reward(reward_id)
+    if reward is None:
+        raise NotFound("No reward with this id in this scheme.")
+    before = describe_reward(reward)
+    _apply(reward, changes)
+    audit.record(
+        scheme.id,
+        "reward.updated",
+        actor_user_id=actor_user_id,
+        target=f"reward:{reward.id}",
+        details={
+            "before": {k: before[k] for k in changes if k in before},
+            "changes": changes,
+        },
+    )
+    return reward
+
+
+def _lock_reward(reward_id: int) -> Reward | None:
+    return db.session.execute(
+        select(Reward)
+        .where(Reward.id == reward_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+@provisioner(order=50)
+def provision_rewards(scheme: Scheme, data: dict[str, Any], creator: User) -> None:
+    """Seed the catalogue from the template's ``rewards`` (validated like an API request)."""
+    from timebank.tenants.spending.schemas import RewardCreate
+
+    for item in data.get("rewards") or []:
+        create_reward(scheme, RewardCreate().load(item), actor_user_id=creator.id)
+
+
+# --- redemptions --------------------------------------------------------------
+
+
+@atomic
+def redeem(
+    scheme: Scheme, member: Member, *, reward_id: int, quantity: int, actor_user_id: int
+) -> Redemption:
+    """Spend credits on ``quantity`` of a reward and hand back a code to show a coordinator.
+
+    Raises ``RuleViolation``: ``rewards_disabled``, ``reward_not_eligible``,
+    ``out_of_stock``, ``reward_limit_reached``, ``insufficient_balance``;
+    ``FieldError`` on ``reward_id`` for an unknown or withdrawn reward.
+    """
+    if not current_policy(scheme)["rewards"]["enabled"]:
+        raise RuleViolation(
+            f"{scheme.name} is not offering rewards at the moment.", code="rewards_disabled"
+        )
+    reward = _lock_reward(reward_id)
+    if reward is None:
+        raise FieldError("reward_id", "No reward with this id in this scheme.")
+    if not reward.active:
+        raise FieldError("reward_id", "This reward is no longer offered.")
+    roles = _roles(reward)
+    if roles is not None and member.role not in roles:
+        raise RuleViolation(
+            f"'{reward.name}' is only for {' and '.join(r + 's' for r in roles)}.",
+            code="reward_not_eligible",
+        )
+    total = reward.price * quantity
+    if total > MAX_AMOUNT:
+        raise FieldError("quantity", "That many would cost more than any balance can hold.")
+    if reward.stock is not None and reward.stock < quantity:
+        left = "none are" if reward.stock == 0 else f"only {reward.stock} are"
+        raise RuleViolation(
+            f"'{reward.name}' is out of stock: {left} left.",
+            code="out_of_stock",
+            extra={"stock": reward.stock},
+        )
+    if reward.limit_quantity is not None and reward.limit_period is not None:
+        _check_limit(scheme, reward, member.id, quantity)
+
+    account = member_account(member.id)
+    redemption_account = scheme_account("redemption")
+    transaction = post_transaction(
+        scheme,
+        kind="spend",
+        legs=[Leg(account.id, -total), Leg(redemption_account.id, total)],
+        actor_user_id=actor_user_id,
+        memo=f"{quantity} × {reward.name}" if quantity > 1 else reward.name,
+        names={account.id: "Your balance"},
+    )
+    if reward.stock is not None:
+        reward.stock -= quantity
+    redemption = Redemption(
+        scheme_id=scheme.id,
+        member_id=member.id,
+        reward_id=reward.id,
+        quantity=quantity,
+        total=total,
+        code=_new_code(),
+        status="pending",
+        transaction_id=transaction.id,
+    )
+    db.session.add(redemption)
+    db.session.flush()
+    return redemption
+
+
+def _check_limit(scheme: Scheme, reward: Reward, member_id: int, quantity: int) -> None:
+    assert reward.limit_quantity is not None and reward.limit_period is not None
+    since = period_start(scheme.timezone, reward.limit_period)
+    used = db.session.execute(
+        select(func.coalesce(func.sum(Redemption.quantity), 0)).where(
+            Redemption.member_id == member_id,
+            Redemption.reward_id == reward.id,
+            Redemption.status != "cancelled",
+            Redemption.created_at >= since,
+        )
+    ).scalar_one()
+    if used + quantity > reward.limit_quantity:
+        raise RuleViolation(
+            f"'{reward.name}' is limited to {reward.limit_quantity} per member per "
+            f"{reward.limit_period}; you have had {used} this {reward.limit_period}.",
+            code="reward_limit_reached",
+            extra={
+                "limit": reward.limit_quantity,
+                "period": reward.limit_period,
+                "used": int(used),
+            },
+        )
+
+
+def _new_code() -> str:
+    for _attempt in range(20):
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        taken = db.session.execute(select(Redemption.id).where(Redemption.code == code)).first()
+        if taken is None:
+            return code
+    raise RuntimeError("could not find a free redemption code")  # pragma: no cover
+
+
+def redemptions_query(*, member_id: int | None = None, status: str | None = None) -> Any:
+    statement = select(Redemption)
+    if member_id is not None:
+        statement = statement.where(Redemption.member_id == member_id)
+    if status is not None:
+        statement = statement.where(Redemption.status == status)
+    return statement
+
+
+def describe_redemptions(redemptions: Sequence[Redemption]) -> list[dict[str, Any]]:
+    """Serialisable redemptions with their reward's name (one query for any number)."""
+    reward_ids = {r.reward_id for r in redemptions}
+    names = (
+        dict(
+            db.session.execute(
+                select(Reward.id, Reward.name).where(Reward.id.in_(reward_ids))
+            ).all()
+        )
+        if reward_ids
+        else {}
+    )
+    return [
+        {
+            "id": r.id,
+            "code": r.code,
+            "status": r.status,
+            "transaction_id": r.transaction_id,
+            "refund_transaction_id": r.refund_transaction_id,
+            "reward_id": r.reward_id,
+            "reward_name": names.get(r.reward_id, ""),
+            "member_id": r.member_id,
+            "quantity": r.quantity,
+            "total": r.total,
+            "created_at": r.created_at,
+            "decided_at": r.decided_at,
+        }
+        for r in redemptions
+    ]
+
+
+def _lock_redemption(redemption_id: int) -> Redemption:
+    redemption = db.session.execute(
+        select(Redemption)
+        .where(Redemption.id == redemption_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if redemption is None:
+        raise NotFound("No redemption with this id in this scheme.")
+    return redemption
+
+
+def _refuse_decided(redemption: Redemption) -> None:
+    if redemption.status == "cancelled":
+        raise RuleViolation(
+            f"Redemption {redemption.code} was already cancelled and refunded.",
+            code="already_cancelled",
+        )
+    if redemption.status != "pending":
+        raise RuleViolation(
+            f"Redemption {redemption.code} was already {redemption.status}.",
+            code="already_decided",
+        )
+
+
+@atomic
+def fulfil_redemption(scheme: Scheme, redemption_id: int, *, actor_user_id: int) -> Redemption:
+    """Mark a pending redemption as handed over. 422 ``already_decided``/``already_cancelled``."""
+    redemption = _lock_redemption(redemption_id)
+    _refuse_decided(redemption)
+    redemption.status = "fulfilled"
+    redemption.decided_by = actor_user_id
+    redemption.decided_at = datetime.now(UTC)
+    audit.record(
+        scheme.id,
+        "redemption.fulfilled",
+        actor_user_id=actor_user_id,
+        target=f"redemption:{redemption.id}",
+        details={"code": redemption.code},
+    )
+    return redemption
+
+
+@atomic
+def cancel_redemption(
+    scheme: Scheme, redemption_id: int, *, actor_user_id: int, memo: str | None = None
+) -> Redemption:
+    """Cancel a pending redemption: refund it (a reversal of the spend) and restore stock.
+
+    Exactly once: the redemption row is locked, so a second or concurrent
+    cancel waits and then gets 422 ``already_cancelled``. When the spend was
+    already reversed through the ledger, that reversal is taken as the refund.
+    """
+    redemption = _lock_redemption(redemption_id)
+    _refuse_decided(redemption)
+    reward = _lock_reward(redemption.reward_id)
+    refund_id = reversal_of(redemption.transaction_id)
+    if refund_id is None:
+        refund = reverse_transaction(
+            scheme,
+            redemption.transaction_id,
+            actor_user_id=actor_user_id,
+            memo=memo or f"Refund of redemption {redemption.code}",
+        )
+        refund_id = refund.id
+    if reward is not None and reward.stock is not None:
+        reward.stock += redemption.quantity
+    redemption.status = "cancelled"
+    redemption.refund_transaction_id = refund_id
+    redemption.decided_by = actor_user_id
+    redemption.decided_at = datetime.now(UTC)
+    audit.record(
+        scheme.id,
+        "redemption.cancelled",
+        actor_user_id=actor_user_id,
+        target=f"redemption:{redemption.id}",
+        details={"code": redemption.code, "refund_transaction_id": refund_id},
+    )
+    return redemption
+
+
+# --- gifts and the pot --------------------------------------------------------
+
+
+def pot_balance() -> int:
+    return scheme_account("pot").balance
+
+
+@atomic
+def give(
+    scheme: Scheme,
+    giver: Member,
+    *,
+    to: int | str,
+    amount: int,
+    memo: str | None,
+    actor_user_id: int,
+) -> Transaction:
+    """Give credits to the community pot (always allowed) or to another member.
+
+    A gift to a member follows the policy's ``peer_transfers`` rules
+    (``peer_transfers_disabled``, ``amount_above_maximum``).
+    """
+    giver_account = member_account(giver.id)
+    if to == "pot":
+        target = scheme_account("pot")
+        names = {giver_account.id: "Your balance"}
+    else:
+        payee = resolve_payee("to", int(to), payer=giver)
+        check_peer_rules(scheme, amount)
+        target = member_account(payee.id)
+        names = {giver_account.id: "Your balance", target.id: "The recipient's balance"}
+    return post_transaction(
+        scheme,
+        kind="gift",
+        legs=[Leg(giver_account.id, -amount), Leg(target.id, amount)],
+        actor_user_id=actor_user_id,
+        memo=memo,
+        names=names,
+    )
+
+
+def check_peer_rules(scheme: Scheme, amount: int | None) -> None:
+    """Refuse a member-to-member movement the policy forbids (``amount`` None: no cap check)."""
+    rules = current_policy(scheme)["peer_transfers"]
+    if not rules["enabled"]:
+        raise RuleViolation(
+            f"Members of {scheme.name} cannot give credits to each other directly; "
+            "give them to the community pot instead.",
+            code="peer_transfers_disabled",
+        )
+    if amount is not None and rules["max_amount"] is not None and amount > rules["max_amount"]:
+        raise RuleViolation(
+            f"A gift in {scheme.name} can be at most {format_minutes(rules['max_amount'])}.",
+            code="amount_above_maximum",
+            extra={"max_amount": rules["max_amount"]},
+        )
+
+
+@atomic
+def grant_from_pot(
+    scheme: Scheme,
+    coordinator: Member,
+    *,
+    to_member_id: int,
+    amount: int,
+    memo: str | None,
+    actor_user_id: int,
+) -> Transaction:
+    """A coordinator gives credits from the pot to a member; the pot cannot go below zero.
+
+    Raises 403 ``own_grant`` for a grant to the coordinator's own membership
+    (another coordinator must decide it, as with claims).
+    """
+    payee = resolve_payee("to_member_id", to_member_id)
+    if payee.id == coordinator.id:
+        raise Forbidden(
+            "You cannot grant credits from the pot to yourself; ask another coordinator.",
+            code="own_grant",
+        )
+    pot = scheme_account("pot")
+    payee_account = member_account(payee.id)
+    transaction = post_transaction(
+        scheme,
+        kind="gift",
+        legs=[Leg(pot.id, -amount), Leg(payee_account.id, amount)],
+        actor_user_id=actor_user_id,
+        memo=memo or "From the community pot",
+        names={pot.id: "The community pot", payee_account.id: "The member's balance"},
+    )
+    audit.record(
+        scheme.id,
+        "pot.granted",
+        actor_user_id=actor_user_id,
+        target=f"member:{payee.id}",
+        details={"amount": amount, "transaction_id": transaction.id},
+    )
+    return transaction

@@ -100,6 +100,7 @@ def _register_models_and_provisioners() -> None:
     import timebank.platform.exchange.models
     import timebank.platform.exchange.verify
     import timebank.tenants.earning.models
+    import timebank.tenants.earning.services
     import timebank.tenants.provisioning
     import timebank.tenants.spending.models
     import timebank.tenants.spending.services  # noqa: F401
@@ -110,6 +111,7 @@ def _register_api(app: Flask) -> None:
     from timebank.platform.identity.routes import blp as identity
     from timebank.platform.operators.routes import blp as operators
     from timebank.platform.schemes.routes import blp as schemes
+    from timebank.tenants.earning.routes import blp as earning
     from timebank.tenants.ledger.routes import blp as ledger
     from timebank.tenants.memberships.routes import blp as members
     from timebank.tenants.memberships.routes import invitations_blp
@@ -131,6 +133,7 @@ def _register_api(app: Flask) -> None:
         members,
         invitations_blp,
         ledger,
+        earning,
         spending,
         exchange,
         operators,

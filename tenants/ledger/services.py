@@ -17,12 +17,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from timebank.platform import audit
 from timebank.platform.api.errors import FieldError, NotFound, RuleViolation
-from timebank.platform.db import atomic, db, in_atomic, next_ids
+from timebank.platform.db import atomic, db, in_atomic, next_ids, utcnow
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.ledger.models import SCHEME_ACCOUNT_KINDS, Account, Posting, Transaction
 from timebank.tenants.memberships.models import Member
@@ -153,24 +154,7 @@ def post_transaction(
     for account_id, delta in net.items():
         account = accounts[account_id]
         label = (names or {}).get(account_id) or _describe(account)
-        if account.status != "open":
-            raise RuleViolation(f"{label} is closed.", code="account_closed")
-        low, high = effective_limits(account, policy)
-        after = account.balance + delta
-        if delta < 0 and low is not None and after < low:
-            raise RuleViolation(
-                f"{label} would go to {format_minutes(after)}, below its minimum of "
-                f"{format_minutes(low)} in {scheme.name}.",
-                code="insufficient_balance",
-                extra={"balance": account.balance, "min_balance": low, "account_id": account.id},
-            )
-        if delta > 0 and high is not None and after > high:
-            raise RuleViolation(
-                f"{label} would go to {format_minutes(after)}, above its maximum of "
-                f"{format_minutes(high)} in {scheme.name}.",
-                code="balance_above_maximum",
-                extra={"balance": account.balance, "max_balance": high, "account_id": account.id},
-            )
+        _check_limits(scheme, policy, account, account.balance, delta, label)
 
     transaction = Transaction(
         scheme_id=scheme.id,
@@ -212,6 +196,152 @@ def post_transaction(
     db.session.flush()
     transaction.__dict__["postings"] = postings  # loaded: serialisers need no query
     return transaction
+
+
+def _check_limits(
+    scheme: Scheme,
+    policy: dict[str, Any],
+    account: Account,
+    balance: int,
+    delta: int,
+    label: str,
+) -> None:
+    """Refuse moving ``account`` from ``balance`` by ``delta`` if it breaks a limit."""
+    if account.status != "open":
+        raise RuleViolation(f"{label} is closed.", code="account_closed")
+    low, high = effective_limits(account, policy)
+    after = balance + delta
+    if delta < 0 and low is not None and after < low:
+        raise RuleViolation(
+            f"{label} would go to {format_minutes(after)}, below its minimum of "
+            f"{format_minutes(low)} in {scheme.name}.",
+            code="insufficient_balance",
+            extra={"balance": balance, "min_balance": low, "account_id": account.id},
+        )
+    if delta > 0 and high is not None and after > high:
+        raise RuleViolation(
+            f"{label} would go to {format_minutes(after)}, above its maximum of "
+            f"{format_minutes(high)} in {scheme.name}.",
+            code="balance_above_maximum",
+            extra={"balance": balance, "max_balance": high, "account_id": account.id},
+        )
+
+
+def lock_accounts(account_ids: Iterable[int]) -> dict[int, Account]:
+    """Lock accounts ``FOR UPDATE`` in id order (the ledger's one lock order); 404 if missing.
+
+    For services that must read something consistent with a balance before
+    posting (an earning cap): take the same locks ``post_transaction`` will.
+    """
+    return _lock_accounts(account_ids)
+
+
+def post_many(
+    scheme: Scheme,
+    *,
+    kind: str,
+    entries: Sequence[Sequence[Leg]],
+    actor_user_id: int | None,
+    memo: str | None = None,
+    names: dict[int, str] | None = None,
+) -> list[Transaction]:
+    """Write many balanced transactions at once, all or none (bulk awards).
+
+    The effect and the refusals are those of calling ``post_transaction`` for
+    each entry in order, but every account is locked in one query (id order),
+    and transactions, postings and balances are written with one statement
+    each, so a thousand transactions cost a handful of round trips. The
+    returned transactions (with ``postings``) are not attached to the session.
+    """
+    if not in_atomic():
+        raise RuntimeError("post_many must run inside a unit of work")
+    for legs in entries:
+        if len(legs) < 2 or sum(leg.amount for leg in legs) != 0:
+            raise ValueError("a transaction needs at least two legs summing to zero")
+        if any(leg.amount == 0 or abs(leg.amount) > MAX_AMOUNT for leg in legs):
+            raise ValueError("leg amounts must be non-zero and fit in 31 bits")
+    if not entries:
+        return []
+    policy = current_policy(scheme)
+    accounts = _lock_accounts(leg.account_id for legs in entries for leg in legs)
+    balance = {account_id: account.balance for account_id, account in accounts.items()}
+    version = {account_id: account.version for account_id, account in accounts.items()}
+    for legs in entries:
+        net: dict[int, int] = {}
+        for leg in legs:
+            net[leg.account_id] = net.get(leg.account_id, 0) + leg.amount
+        for account_id, delta in net.items():
+            account = accounts[account_id]
+            label = (names or {}).get(account_id) or _describe(account)
+            _check_limits(scheme, policy, account, balance[account_id], delta, label)
+            balance[account_id] += delta
+
+    session = db.session()
+    transaction_ids = next_ids(session, "transactions", len(entries))
+    posting_ids = iter(next_ids(session, "postings", sum(len(legs) for legs in entries)))
+    now = utcnow()
+    balance = {account_id: account.balance for account_id, account in accounts.items()}
+    transactions: list[Transaction] = []
+    transaction_rows: list[dict[str, Any]] = []
+    posting_rows: list[dict[str, Any]] = []
+    for transaction_id, legs in zip(transaction_ids, entries, strict=True):
+        row = {
+            "scheme_id": scheme.id,
+            "id": transaction_id,
+            "kind": kind,
+            "amount": sum(leg.amount for leg in legs if leg.amount > 0),
+            "memo": memo,
+            "created_by": actor_user_id,
+            "created_at": now,
+            "idempotency_key": None,
+            "policy_version": scheme.policy_version,
+            "reverses_id": None,
+            "partner_scheme_id": None,
+            "exchange_id": None,
+        }
+        transaction_rows.append(row)
+        postings = []
+        for leg in legs:
+            balance[leg.account_id] += leg.amount
+            version[leg.account_id] += 1
+            posting = {
+                "scheme_id": scheme.id,
+                "id": next(posting_ids),
+                "transaction_id": transaction_id,
+                "account_id": leg.account_id,
+                "amount": leg.amount,
+                "balance_after": balance[leg.account_id],
+                "account_version": version[leg.account_id],
+            }
+            posting_rows.append(posting)
+            postings.append(Posting(**posting))
+        transaction = Transaction(**row)
+        transaction.__dict__["postings"] = postings  # loaded: serialisers need no query
+        transactions.append(transaction)
+    session.execute(insert(Transaction.__table__), transaction_rows)
+    session.execute(insert(Posting.__table__), posting_rows)
+    accounts_table = Account.__table__
+    session.execute(
+        update(accounts_table)
+        .where(
+            accounts_table.c.scheme_id == bindparam("b_scheme_id"),
+            accounts_table.c.id == bindparam("b_id"),
+        )
+        .values(balance=bindparam("b_balance"), version=bindparam("b_version")),
+        [
+            {
+                "b_scheme_id": scheme.id,
+                "b_id": account_id,
+                "b_balance": balance[account_id],
+                "b_version": version[account_id],
+            }
+            for account_id in sorted(accounts)
+        ],
+    )
+    for account_id, account in accounts.items():
+        set_committed_value(account, "balance", balance[account_id])
+        set_committed_value(account, "version", version[account_id])
+    return transactions
 
 
 def _describe(account: Account) -> str:

@@ -1,0 +1,179 @@
+"""Earning API: activities, claims and their approval, bulk awards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from timebank.platform.api.errors import Forbidden
+from timebank.platform.api.idempotency import idempotent
+from timebank.platform.api.pagination import keyset_page, page
+from timebank.tenants.earning import services
+from timebank.tenants.earning.models import Activity, Claim
+from timebank.tenants.earning.schemas import (
+    ActivityIn,
+    ActivityOut,
+    ActivityPage,
+    ActivityPatch,
+    ActivityQuery,
+    AwardIn,
+    AwardOut,
+    ClaimIn,
+    ClaimOut,
+    ClaimPage,
+    ClaimQuery,
+    RejectIn,
+)
+from timebank.tenants.ledger.services import describe_transactions
+from timebank.tenants.memberships.services import get_member, resolve_scheme_from_url, scheme_access
+
+blp = Blueprint(
+    "earning", __name__, url_prefix="/api/v1/schemes/<slug>", description="Earning credits"
+)
+blp.before_request(resolve_scheme_from_url)
+
+
+# --- activities -------------------------------------------------------------
+
+
+@blp.route("/activities")
+@blp.arguments(ActivityQuery, location="query")
+@blp.response(200, ActivityPage)
+def activities(args: dict[str, Any], slug: str) -> dict[str, Any]:
+    scheme_access(slug)
+    rows, cursor = keyset_page(
+        services.activities_query(active=args["active"]),
+        keys=[Activity.id],
+        limit=args["limit"],
+        cursor=args["cursor"],
+        descending=False,
+        key_of=lambda activity: [activity.id],
+    )
+    return page(rows, cursor)
+
+
+@blp.route("/activities", methods=["POST"])
+@blp.arguments(ActivityIn)
+@blp.response(201, ActivityOut)
+def create_activity(body: dict[str, Any], slug: str) -> Activity:
+    access = scheme_access(slug, write=True, coordinator=True)
+    return services.create_activity(access.scheme, body, actor_user_id=access.user.id)
+
+
+@blp.route("/activities/<int:activity_id>")
+@blp.response(200, ActivityOut)
+def activity(slug: str, activity_id: int) -> Activity:
+    scheme_access(slug)
+    return services.get_activity(activity_id)
+
+
+@blp.route("/activities/<int:activity_id>", methods=["PATCH"])
+@blp.arguments(ActivityPatch)
+@blp.response(200, ActivityOut)
+def update_activity(body: dict[str, Any], slug: str, activity_id: int) -> Activity:
+    access = scheme_access(slug, write=True, coordinator=True)
+    return services.update_activity(access.scheme, activity_id, body, actor_user_id=access.user.id)
+
+
+# --- claims -----------------------------------------------------------------
+
+
+@blp.route("/claims", methods=["POST"])
+@idempotent
+@blp.arguments(ClaimIn)
+@blp.response(201, ClaimOut)
+def submit_claim(body: dict[str, Any], slug: str) -> Claim:
+    access = scheme_access(slug, write=True)
+    return services.submit_claim(
+        access.scheme,
+        access.member,
+        activity_id=body["activity_id"],
+        minutes=body["minutes"],
+        performed_on=body["performed_on"],
+        note=body["note"],
+        member_id=body["member_id"],
+        is_coordinator=access.is_coordinator,
+        actor_user_id=access.user.id,
+    )
+
+
+@blp.route("/claims")
+@blp.arguments(ClaimQuery, location="query")
+@blp.response(200, ClaimPage)
+def claims(args: dict[str, Any], slug: str) -> dict[str, Any]:
+    """Members see their own claims; coordinators see all (``?status=pending``: oldest first)."""
+    access = scheme_access(slug)
+    member_id = args["member_id"]
+    if not access.is_coordinator:
+        if member_id not in (None, access.member.id):
+            raise Forbidden(
+                "Only coordinators may look at another member's claims.", code="coordinator_only"
+            )
+        member_id = access.member.id
+    elif member_id is not None:
+        member_id = get_member(member_id).id
+    rows, cursor = keyset_page(
+        services.claims_query(member_id=member_id, status=args["status"]),
+        keys=[Claim.id],
+        limit=args["limit"],
+        cursor=args["cursor"],
+        descending=args["status"] != "pending",
+        key_of=lambda claim: [claim.id],
+    )
+    return page(rows, cursor)
+
+
+@blp.route("/claims/<int:claim_id>/approve", methods=["POST"])
+@idempotent
+@blp.response(200, ClaimOut)
+def approve_claim(slug: str, claim_id: int) -> Claim:
+    access = scheme_access(slug, write=True)
+    return services.approve_claim(
+        access.scheme,
+        claim_id,
+        access.member,
+        is_coordinator=access.is_coordinator,
+        actor_user_id=access.user.id,
+    )
+
+
+@blp.route("/claims/<int:claim_id>/reject", methods=["POST"])
+@blp.arguments(RejectIn)
+@blp.response(200, ClaimOut)
+def reject_claim(body: dict[str, Any], slug: str, claim_id: int) -> Claim:
+    access = scheme_access(slug, write=True)
+    return services.reject_claim(
+        access.scheme,
+        claim_id,
+        access.member,
+        reason=body["reason"],
+        is_coordinator=access.is_coordinator,
+        actor_user_id=access.user.id,
+    )
+
+
+# --- awards -----------------------------------------------------------------
+
+
+@blp.route("/awards", methods=["POST"])
+@idempotent
+@blp.arguments(AwardIn)
+@blp.response(201, AwardOut)
+def award(body: dict[str, Any], slug: str) -> dict[str, Any]:
+    access = scheme_access(slug, write=True, coordinator=True)
+    result = services.award(
+        access.scheme,
+        activity_id=body["activity_id"],
+        minutes=body["minutes"],
+        member_ids=body["member_ids"],
+        note=body["note"],
+        actor_user_id=access.user.id,
+    )
+    return {
+        "id": result.award.id,
+        "activity_id": result.award.activity_id,
+        "minutes": result.award.minutes,
+        "credited_minutes": result.award.credited_minutes,
+        "transactions": describe_transactions(result.transactions),
+    }

@@ -1,0 +1,547 @@
+"""Earning: activities, claims (logged hours), their approval, caps, and bulk awards.
+
+A claim credits ``round_half_up(minutes × rate)`` minutes, computed with
+``Decimal`` from the activity's exact rate and fixed when the claim is made.
+Credits are minted from the scheme's ``issuance`` account through the posting
+service, as ``earn`` transactions. Whether a claim is credited at once or waits
+for a coordinator is the activity's ``approval``, or the policy's when that is
+``policy``.
+
+The policy's ``claims.cap`` limits the credited minutes of a member's approved
+claims per calendar week (from Monday), month or year of the scheme's time
+zone, counted by ``performed_on``. It is checked when a claim is credited,
+with the member's ledger account locked first, so concurrent approvals for
+one member queue up and each sees the others' results. Bulk awards are
+coordinator decisions and are not capped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from timebank.platform import audit
+from timebank.platform.api.errors import (
+    ApiError,
+    FieldError,
+    Forbidden,
+    NotFound,
+    RuleViolation,
+)
+from timebank.platform.db import atomic, db
+from timebank.platform.identity.models import User
+from timebank.platform.mail import send_mail
+from timebank.platform.schemes.models import Scheme
+from timebank.platform.schemes.services import provisioner
+from timebank.tenants.earning.models import Activity, Award, Claim
+from timebank.tenants.earning.schemas import ActivityIn
+from timebank.tenants.ledger.models import Account, Transaction
+from timebank.tenants.ledger.services import (
+    MAX_AMOUNT,
+    Leg,
+    format_minutes,
+    lock_accounts,
+    member_account,
+    member_names,
+    post_many,
+    post_transaction,
+    scheme_account,
+)
+from timebank.tenants.memberships.models import Member
+from timebank.tenants.policy.services import current_policy
+
+# --- amounts and periods ----------------------------------------------------
+
+
+def credited_minutes(minutes: int, rate: str) -> int:
+    """``round_half_up(minutes × rate)`` in exact decimal arithmetic: 3 × "1.5" → 5."""
+    exact = Decimal(minutes) * Decimal(rate)
+    return int(exact.to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def _credit_for(minutes: int, activity: Activity) -> int:
+    credited = credited_minutes(minutes, activity.rate)
+    if credited < 1:
+        raise FieldError(
+            "minutes",
+            f"{minutes} minutes at {activity.rate} credits an hour earn nothing; log more time.",
+        )
+    if credited > MAX_AMOUNT:
+        raise FieldError("minutes", "Too many minutes.")
+    return credited
+
+
+def scheme_today(scheme: Scheme) -> date:
+    """Today's date in the scheme's time zone."""
+    return datetime.now(UTC).astimezone(ZoneInfo(scheme.timezone)).date()
+
+
+def period_bounds(day: date, period: str) -> tuple[date, date]:
+    """The calendar ``week`` (from Monday), ``month`` or ``year`` holding ``day``: [start, end)."""
+    if period == "week":
+        start = day - timedelta(days=day.weekday())
+        return start, start + timedelta(days=7)
+    if period == "month":
+        start = day.replace(day=1)
+        end = (
+            date(start.year + 1, 1, 1)
+            if start.month == 12
+            else start.replace(month=start.month + 1)
+        )
+        return start, end
+    if period == "year":
+        return date(day.year, 1, 1), date(day.year + 1, 1, 1)
+    raise ValueError(f"unknown period {period!r}")
+
+
+# --- activities -------------------------------------------------------------
+
+
+@provisioner(order=40)
+def provision_activities(scheme: Scheme, data: dict[str, Any], creator: User) -> None:
+    """Seed the template's activities (validated like a coordinator's)."""
+    for item in data.get("activities", []):
+        db.session.add(Activity(scheme_id=scheme.id, **ActivityIn().load(item)))
+
+
+def activities_query(*, active: bool | None = None) -> Any:
+    statement = select(Activity)
+    if active is not None:
+        statement = statement.where(Activity.active.is_(active))
+    return statement
+
+
+def get_activity(activity_id: int) -> Activity:
+    """An activity of the current scheme, or 404 (also for another scheme's)."""
+    activity = db.session.execute(
+        select(Activity).where(Activity.id == activity_id)
+    ).scalar_one_or_none()
+    if activity is None:
+        raise NotFound("No such activity in this scheme.")
+    return activity
+
+
+def resolve_activity(field: str, activity_id: int) -> Activity:
+    """An active activity of this scheme named by a request body, or a 422 on ``field``."""
+    activity = db.session.execute(
+        select(Activity).where(Activity.id == activity_id)
+    ).scalar_one_or_none()
+    if activity is None:
+        raise FieldError(field, "No activity with this id in this scheme.")
+    if not activity.active:
+        raise FieldError(field, f"“{activity.name}” is no longer offered in this scheme.")
+    return activity
+
+
+@atomic
+def create_activity(scheme: Scheme, fields: dict[str, Any], *, actor_user_id: int) -> Activity:
+    activity = Activity(scheme_id=scheme.id, **fields)
+    db.session.add(activity)
+    db.session.flush()
+    audit.record(
+        scheme.id,
+        "activity.created",
+        actor_user_id=actor_user_id,
+        target=f"activity:{activity.id}",
+        details={"name": activity.name, "rate": activity.rate, "approval": activity.approval},
+    )
+    return activity
+
+
+@atomic
+def update_activity(
+    scheme: Scheme, activity_id: int, changes: dict[str, Any], *, actor_user_id: int
+) -> Activity:
+    activity = get_activity(activity_id)
+    changes = {name: value for name, value in changes.items() if getattr(activity, name) != value}
+    if not changes:
+        return activity
+    before = {name: getattr(activity, name) for name in changes}
+    for name, value in changes.items():
+        setattr(activity, name, value)
+    audit.record(
+        scheme.id,
+        "activity.updated",
+        actor_user_id=actor_user_id,
+        target=f"activity:{activity.id}",
+        details={"before": before, "after": changes},
+    )
+    return activity
+
+
+# --- claims -----------------------------------------------------------------
+
+
+def effective_approval(activity: Activity, policy: dict[str, Any]) -> str:
+    """``auto`` or ``coordinator``: the activity's own rule, else the policy's."""
+    if activity.approval == "policy":
+        return str(policy["claims"]["approval"])
+    return activity.approval
+
+
+def _claimant(caller: Member, member_id: int | None, *, is_coordinator: bool) -> Member:
+    """Whose claim this is: the caller's own, or a member's entered by a coordinator."""
+    if member_id is None or member_id == caller.id:
+        return caller
+    if not is_coordinator:
+        raise Forbidden(
+            "Only a coordinator may log hours on behalf of another member.",
+            code="coordinator_only",
+        )
+    member = db.session.execute(select(Member).where(Member.id == member_id)).scalar_one_or_none()
+    if member is None or member.status == "left":
+        raise FieldError("member_id", "No member with this id in this scheme.")
+    if member.status != "active":
+        raise FieldError("member_id", "This member's membership is suspended.")
+    return member
+
+
+def _check_date(scheme: Scheme, performed_on: date, policy: dict[str, Any]) -> None:
+    today = scheme_today(scheme)
+    if performed_on > today:
+        raise FieldError(
+            "performed_on", f"Cannot be in the future (today is {today.isoformat()} here)."
+        )
+    max_age = policy["claims"].get("max_age_days")
+    if max_age is not None and performed_on < today - timedelta(days=max_age):
+        raise FieldError(
+            "performed_on",
+            f"Hours can be logged up to {max_age} days after they were given in {scheme.name}.",
+        )
+
+
+@atomic
+def submit_claim(
+    scheme: Scheme,
+    caller: Member,
+    *,
+    activity_id: int,
+    minutes: int,
+    performed_on: date,
+    note: str | None,
+    member_id: int | None,
+    is_coordinator: bool,
+    actor_user_id: int,
+) -> Claim:
+    """Log hours; credit them at once when the activity's approval is ``auto``.
+
+    Raises 403 ``coordinator_only`` (a member logging for someone else), 422 on
+    a field, or the rules ``claims_disabled``, ``claim_too_long``,
+    ``cap_exceeded`` (and the ledger's limits), writing nothing.
+    """
+    policy = current_policy(scheme)
+    rules = policy["claims"]
+    member = _claimant(caller, member_id, is_coordinator=is_coordinator)
+    if not rules["enabled"]:
+        raise RuleViolation(
+            f"{scheme.name} does not take claims for hours at the moment.", code="claims_disabled"
+        )
+    activity = resolve_activity("activity_id", activity_id)
+    if activity.requires_note and not (note or "").strip():
+        raise FieldError("note", f"“{activity.name}” needs a note saying what was done.")
+    _check_date(scheme, performed_on, policy)
+    longest = rules["max_minutes_per_claim"]
+    if longest is not None and minutes > longest:
+        raise RuleViolation(
+            f"One claim in {scheme.name} can be at most {format_minutes(longest)}; "
+            "split longer work into separate claims.",
+            code="claim_too_long",
+            extra={"max_minutes_per_claim": longest},
+        )
+    credited = _credit_for(minutes, activity)
+    claim = Claim(
+        scheme_id=scheme.id,
+        member_id=member.id,
+        activity_id=activity.id,
+        minutes=minutes,
+        credited_minutes=credited,
+        performed_on=performed_on,
+        note=note,
+        status="pending",
+        entered_by=actor_user_id,
+    )
+    if effective_approval(activity, policy) == "auto":
+        own = member.id == caller.id
+        transaction = _credit(scheme, claim, activity, actor_user_id=actor_user_id, own=own)
+        claim.status = "approved"
+        claim.transaction_id = transaction.id
+        claim.decided_at = datetime.now(UTC)
+    db.session.add(claim)
+    db.session.flush()
+    if member.id != caller.id:
+        audit.record(
+            scheme.id,
+            "claim.entered_on_behalf",
+            actor_user_id=actor_user_id,
+            target=f"claim:{claim.id}",
+            details={"member_id": member.id, "minutes": minutes, "status": claim.status},
+        )
+    return claim
+
+
+def _credit(
+    scheme: Scheme, claim: Claim, activity: Activity, *, actor_user_id: int, own: bool
+) -> Transaction:
+    """Mint a claim's credited minutes to its member, within the policy's cap."""
+    issuance = scheme_account("issuance")
+    account = member_account(claim.member_id)
+    # The ledger's lock order (ids ascending): concurrent credits to this
+    # member wait here, then see each other's approved claims.
+    lock_accounts([issuance.id, account.id])
+    _check_cap(scheme, claim, own=own)
+    label = "Your balance" if own else f"{_name_of(claim.member_id)}'s balance"
+    return post_transaction(
+        scheme,
+        kind="earn",
+        legs=[Leg(issuance.id, -claim.credited_minutes), Leg(account.id, claim.credited_minutes)],
+        actor_user_id=actor_user_id,
+        memo=activity.name,
+        names={account.id: label},
+    )
+
+
+def _check_cap(scheme: Scheme, claim: Claim, *, own: bool) -> None:
+    cap = current_policy(scheme)["claims"]["cap"]
+    if cap is None:
+        return
+    start, end = period_bounds(claim.performed_on, cap["period"])
+    used = db.session.execute(
+        select(func.coalesce(func.sum(Claim.credited_minutes), 0)).where(
+            Claim.member_id == claim.member_id,
+            Claim.status == "approved",
+            Claim.performed_on >= start,
+            Claim.performed_on < end,
+        )
+    ).scalar_one()
+    remaining = max(0, cap["minutes"] - int(used))
+    if claim.credited_minutes > remaining:
+        whose = "You have" if own else f"{_name_of(claim.member_id)} has"
+        raise RuleViolation(
+            f"This claim would credit {format_minutes(claim.credited_minutes)}, but {whose} "
+            f"only {format_minutes(remaining)} left of the {format_minutes(cap['minutes'])} "
+            f"that can be earned per {cap['period']} in {scheme.name} "
+            f"({cap['period']} from {start.isoformat()}).",
+            code="cap_exceeded",
+            extra={"remaining": remaining, "cap": cap},
+        )
+
+
+def _name_of(member_id: int) -> str:
+    return member_names([member_id]).get(member_id, "The member")
+
+
+def get_claim(claim_id: int, *, lock: bool = False) -> Claim:
+    """A claim of the current scheme, or 404 (also for another scheme's)."""
+    statement = select(Claim).where(Claim.id == claim_id)
+    if lock:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    claim = db.session.execute(statement).scalar_one_or_none()
+    if claim is None:
+        raise NotFound("No such claim in this scheme.")
+    return claim
+
+
+def _decidable(claim_id: int, decider: Member, *, is_coordinator: bool) -> Claim:
+    claim = get_claim(claim_id, lock=True)
+    if claim.member_id == decider.id:
+        raise Forbidden(
+            "You cannot decide your own claim; another coordinator must.", code="own_claim"
+        )
+    if not is_coordinator:
+        raise Forbidden("Only a coordinator of this scheme may do this.", code="coordinator_only")
+    if claim.status != "pending":
+        raise RuleViolation(f"This claim has already been {claim.status}.", code="already_decided")
+    return claim
+
+
+@atomic
+def approve_claim(
+    scheme: Scheme, claim_id: int, decider: Member, *, is_coordinator: bool, actor_user_id: int
+) -> Claim:
+    """Credit a pending claim. 403 ``own_claim``; 422 ``already_decided``, ``cap_exceeded``."""
+    claim = _decidable(claim_id, decider, is_coordinator=is_coordinator)
+    activity = get_activity(claim.activity_id)
+    transaction = _credit(scheme, claim, activity, actor_user_id=actor_user_id, own=False)
+    claim.status = "approved"
+    claim.transaction_id = transaction.id
+    _decided(scheme, claim, activity, actor_user_id=actor_user_id)
+    return claim
+
+
+@atomic
+def reject_claim(
+    scheme: Scheme,
+    claim_id: int,
+    decider: Member,
+    *,
+    reason: str | None,
+    is_coordinator: bool,
+    actor_user_id: int,
+) -> Claim:
+    """Refuse a pending claim with a reason the member will see. 422 ``already_decided``."""
+    claim = _decidable(claim_id, decider, is_coordinator=is_coordinator)
+    claim.status = "rejected"
+    claim.reason = reason
+    _decided(scheme, claim, get_activity(claim.activity_id), actor_user_id=actor_user_id)
+    return claim
+
+
+def _decided(scheme: Scheme, claim: Claim, activity: Activity, *, actor_user_id: int) -> None:
+    claim.decided_by = actor_user_id
+    claim.decided_at = datetime.now(UTC)
+    db.session.flush()
+    audit.record(
+        scheme.id,
+        f"claim.{claim.status}",
+        actor_user_id=actor_user_id,
+        target=f"claim:{claim.id}",
+        details={
+            "member_id": claim.member_id,
+            "activity_id": claim.activity_id,
+            "minutes": claim.minutes,
+            "credited_minutes": claim.credited_minutes,
+            "transaction_id": claim.transaction_id,
+            "reason": claim.reason,
+        },
+    )
+    member = db.session.execute(select(Member).where(Member.id == claim.member_id)).scalar_one()
+    user = db.session.get(User, member.user_id)
+    if user is None:
+        return
+    send_mail(
+        to=user.email,
+        template="claim_decided",
+        context={
+            "name": user.name,
+            "scheme_name": scheme.name,
+            "activity": activity.name,
+            "status": claim.status,
+            "performed_on": claim.performed_on,
+            "minutes_text": format_minutes(claim.minutes),
+            "credited_text": format_minutes(claim.credited_minutes),
+            "reason": claim.reason,
+            "link": f"{current_app.config.get('BASE_URL', '')}/s/{scheme.slug}",
+        },
+    )
+
+
+def claims_query(*, member_id: int | None = None, status: str | None = None) -> Any:
+    statement = select(Claim)
+    if member_id is not None:
+        statement = statement.where(Claim.member_id == member_id)
+    if status is not None:
+        statement = statement.where(Claim.status == status)
+    return statement
+
+
+# --- bulk awards ------------------------------------------------------------
+
+
+@dataclass
+class AwardResult:
+    award: Award
+    transactions: list[Transaction]
+
+
+@atomic
+def award(
+    scheme: Scheme,
+    *,
+    activity_id: int,
+    minutes: int,
+    member_ids: Sequence[int],
+    note: str | None,
+    actor_user_id: int,
+) -> AwardResult:
+    """Credit one activity to many members: one ``earn`` transaction each, all or none.
+
+    Any id that is listed twice or is not an active member of this scheme is a
+    422 on ``member_ids.<index>`` and nothing is written. Not capped.
+    """
+    activity = resolve_activity("activity_id", activity_id)
+    credited = _credit_for(minutes, activity)
+    accounts = _award_accounts(member_ids)
+    issuance = scheme_account("issuance")
+    row = Award(
+        scheme_id=scheme.id,
+        activity_id=activity.id,
+        minutes=minutes,
+        credited_minutes=credited,
+        member_count=len(member_ids),
+        note=note,
+        created_by=actor_user_id,
+    )
+    db.session.add(row)
+    db.session.flush()
+    names = {accounts[m]: f"{name}'s balance" for m, name in member_names(member_ids).items()}
+    transactions = post_many(
+        scheme,
+        kind="earn",
+        entries=[
+            [Leg(issuance.id, -credited), Leg(accounts[member_id], credited)]
+            for member_id in member_ids
+        ],
+        actor_user_id=actor_user_id,
+        memo=f"{activity.name}: {note}"[:500] if note else activity.name,
+        names=names,
+    )
+    audit.record(
+        scheme.id,
+        "award.created",
+        actor_user_id=actor_user_id,
+        target=f"award:{row.id}",
+        details={
+            "activity_id": activity.id,
+            "minutes": minutes,
+            "credited_minutes": credited,
+            "member_count": len(member_ids),
+            "transaction_ids": [transactions[0].id, transactions[-1].id],
+        },
+    )
+    return AwardResult(award=row, transactions=transactions)
+
+
+def _award_accounts(member_ids: Sequence[int]) -> dict[int, int]:
+    """Member id → account id for every listed member, or a 422 naming each bad index."""
+    errors: dict[str, list[str]] = {}
+    first_seen: dict[int, int] = {}
+    for index, member_id in enumerate(member_ids):
+        if member_id in first_seen:
+            errors[f"member_ids.{index}"] = [
+                f"Member {member_id} is listed twice (also at {first_seen[member_id]})."
+            ]
+        else:
+            first_seen[member_id] = index
+    rows = db.session.execute(
+        select(Member.id, Member.status, Account.id, Account.status)
+        .join(Account, (Account.scheme_id == Member.scheme_id) & (Account.member_id == Member.id))
+        .where(Member.id.in_(list(first_seen)))
+    ).all()
+    found = {
+        member_id: (status, account_id, open_) for member_id, status, account_id, open_ in rows
+    }
+    for member_id, index in first_seen.items():
+        status, _account_id, account_status = found.get(member_id, (None, None, None))
+        if status is None or status == "left":
+            errors[f"member_ids.{index}"] = [f"No member with id {member_id} in this scheme."]
+        elif status != "active" or account_status != "open":
+            errors[f"member_ids.{index}"] = [
+                f"Member {member_id} cannot receive credits at the moment."
+            ]
+    if errors:
+        ordered = sorted(errors.items(), key=lambda item: int(item[0].rsplit(".", 1)[1]))
+        parts = " ".join(f"{key}: {messages[0]}" for key, messages in ordered)
+        raise ApiError(
+            "Nobody was credited. " + parts,
+            code="validation_error",
+            status=422,
+            errors=errors,
+        )
+    return {member_id: account_id for member_id, (_s, account_id, _a) in found.items()}

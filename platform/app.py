@@ -113,10 +113,12 @@ def _register_api(app: Flask) -> None:
     from timebank.platform.schemes.routes import blp as schemes
     from timebank.tenants.earning.routes import blp as earning
     from timebank.tenants.ledger.routes import blp as ledger
+    from timebank.tenants.memberships.import_routes import blp as member_imports
     from timebank.tenants.memberships.routes import blp as members
     from timebank.tenants.memberships.routes import invitations_blp
     from timebank.tenants.policy.routes import blp as policy
     from timebank.tenants.spending.routes import blp as spending
+    from timebank.worker.routes import blp as jobs
 
     api = Api(
         app,
@@ -137,6 +139,8 @@ def _register_api(app: Flask) -> None:
         spending,
         exchange,
         operators,
+        member_imports,
+        jobs,
     ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)

@@ -1,0 +1,1 @@
+"""Reports: monthly member statements (and, later, scheme dashboards and impact reports)."""

@@ -1,0 +1,74 @@
+"""Report jobs (RQ ``reports`` queue): monthly member statements as HTML files.
+
+A statement is written to ``<instance>/statements/<scheme id>/<YYYY-MM>/
+member-<id>.html`` (replaced atomically, so a re-run rewrites the same file).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+
+from timebank.platform import tenancy
+from timebank.platform.db import db
+from timebank.platform.schemes.models import Scheme
+from timebank.tenants.memberships.models import Member
+from timebank.tenants.reports.statements import build_statement, render_statement_html
+from timebank.worker.queues import job
+
+log = logging.getLogger(__name__)
+
+
+def statement_path(scheme_id: int, member_id: int, month: str) -> Path:
+    return (
+        Path(current_app.instance_path)
+        / "statements"
+        / str(scheme_id)
+        / month
+        / f"member-{member_id}.html"
+    )
+
+
+def _write(scheme: Scheme, member_id: int, month: str) -> Path:
+    html = render_statement_html(build_statement(scheme, member_id, month))
+    path = statement_path(scheme.id, member_id, month)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(html, encoding="utf-8")
+    partial.replace(path)
+    return path
+
+
+@job
+def render_statement(scheme_id: int, member_id: int, month: str) -> str:
+    """Write one member's statement for ``month`` (YYYY-MM); the file's path."""
+    scheme = db.session.get(Scheme, scheme_id)
+    if scheme is None:
+        raise LookupError(f"no scheme {scheme_id}")
+    with tenancy.scheme_context(scheme.id):
+        path = _write(scheme, member_id, month)
+        db.session.rollback()
+    return str(path)
+
+
+@job
+def monthly_statements(scheme_id: int, month: str) -> int:
+    """Write the statement of every current member for ``month``; how many were written."""
+    scheme = db.session.get(Scheme, scheme_id)
+    if scheme is None:
+        return 0
+    with tenancy.scheme_context(scheme.id):
+        member_ids = list(
+            db.session.execute(
+                select(Member.id).where(Member.status != "left").order_by(Member.id)
+            ).scalars()
+        )
+        for member_id in member_ids:
+            _write(scheme, member_id, month)
+        db.session.rollback()
+    log.info("statements for %s %s: %d members", scheme.slug, month, len(member_ids))
+    return len(member_ids)

@@ -1,0 +1,59 @@
+"""Platform housekeeping jobs: the nightly ledger check and purging idempotency keys."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from timebank.platform.db import run_atomic
+from timebank.worker.queues import job, redis_connection, redis_key
+
+log = logging.getLogger("timebank.ledger")
+
+LAST_CHECK_KEY = "ledger-check:last"
+
+
+@job
+def verify_ledger_nightly() -> dict[str, Any]:
+    """Run every ledger check; a break is logged at ERROR and kept for operators."""
+    from timebank.tenants.ledger.verify import verify_ledger
+
+    report = verify_ledger()
+    result = {
+        "checked_at": datetime.now(UTC).isoformat(),
+        "ok": not report.breaks,
+        "breaks": report.breaks,
+        "warnings": report.warnings,
+    }
+    for line in report.breaks:
+        log.error("LEDGER BREAK: %s", line)
+    for line in report.warnings:
+        log.warning("ledger warning: %s", line)
+    if not report.breaks:
+        log.info("ledger verified: no breaks (%d checks)", len(report.checked))
+    redis = redis_connection()
+    if redis is not None:
+        redis.set(redis_key(LAST_CHECK_KEY), json.dumps(result))
+    return result
+
+
+def last_ledger_check() -> dict[str, Any]:
+    """The last nightly result (``ok`` null when none has run or there is no Redis)."""
+    redis = redis_connection()
+    raw = redis.get(redis_key(LAST_CHECK_KEY)) if redis is not None else None
+    if not raw:
+        return {"checked_at": None, "ok": None, "breaks": [], "warnings": []}
+    data: dict[str, Any] = json.loads(raw)
+    return data
+
+
+@job
+def purge_idempotency_keys() -> int:
+    """Forget idempotency keys past their retention window."""
+    from timebank.platform.api.idempotency import purge_expired
+
+    purged = run_atomic(purge_expired)
+    log.info("purged %d idempotency keys", purged)
+    return purged

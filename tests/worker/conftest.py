@@ -69,7 +69,10 @@ def app_overrides() -> dict[str, Any]:
 
 @pytest.fixture
 def app(
-    database: Database, tmp_path: Path, request: pytest.FixtureRequest, app_overrides: dict[str, Any]
+    database: Database,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    app_overrides: dict[str, Any],
 ) -> Iterator[Flask]:
     from timebank.platform.app import create_app
     from timebank.platform.db import db
@@ -107,7 +110,9 @@ class WorkerProcess:
                 "OUTBOX_DIR": app.config["OUTBOX_DIR"],
                 "REDIS_URL": app.config["REDIS_URL"],
                 "TIMEBANK_INSTANCE": app.instance_path,
-                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+                "PYTHONPATH": os.pathsep.join(
+                    filter(None, [str(REPO), os.environ.get("PYTHONPATH")])
+                ),
                 "RATELIMIT_ENABLED": "false",
             }
         )

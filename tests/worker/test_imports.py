@@ -98,7 +98,10 @@ def test_import_validates_invites_and_reports_progress(world: World, outbox: Pat
     # The other scheme saw nothing.
     assert invitations(world.app, world.b.id) == []
     other = world.api(world.b.coordinator)
-    assert problem(other.get(f"/api/v1/schemes/{world.b.slug}/imports/{started['id']}"))["status"] == 404
+    assert (
+        problem(other.get(f"/api/v1/schemes/{world.b.slug}/imports/{started['id']}"))["status"]
+        == 404
+    )
     assert other.get(f"/api/v1/schemes/{world.b.slug}/imports").get_json()["items"] == []
 
 
@@ -117,7 +120,7 @@ def test_csv_body_is_accepted_too(world: World) -> None:
     api = world.api(world.a.coordinator)
     response = api.client.post(
         f"/api/v1/schemes/{world.a.slug}/imports",
-        data="email,name\nzed@example.test,Zed\n".encode(),
+        data=b"email,name\nzed@example.test,Zed\n",
         headers={**api._headers(None), "Content-Type": "text/csv"},
     )
     assert response.status_code == 202

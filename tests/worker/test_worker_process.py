@@ -93,9 +93,9 @@ def test_failing_job_retries_then_lands_in_the_failed_registry(
     assert item["queue"] == "billing"
     assert item["exc_info"] == "RuntimeError: boom: the sample job always fails"
     assert item["failed_at"]
-    assert problem(world.api(world.a.coordinator).get("/api/v1/platform/jobs/failed"))[
-        "status"
-    ] == 403
+    assert (
+        problem(world.api(world.a.coordinator).get("/api/v1/platform/jobs/failed"))["status"] == 403
+    )
 
     retried = api.post(f"/api/v1/platform/jobs/failed/{job.id}/retry")
     assert retried.status_code == 200
@@ -118,7 +118,9 @@ def test_failed_list_is_paginated(app: Flask, world: World, redis_url: str) -> N
     api = world.api(make_operator(app))
     first = api.get("/api/v1/platform/jobs/failed?limit=2").get_json()
     assert len(first["items"]) == 2 and first["next_cursor"]
-    second = api.get(f"/api/v1/platform/jobs/failed?limit=2&cursor={first['next_cursor']}").get_json()
+    second = api.get(
+        f"/api/v1/platform/jobs/failed?limit=2&cursor={first['next_cursor']}"
+    ).get_json()
     assert len(second["items"]) == 1 and second["next_cursor"] is None
     ids = {item["id"] for item in first["items"] + second["items"]}
     assert len(ids) == 3

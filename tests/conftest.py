@@ -44,7 +44,10 @@ class Database:
         self.tmp = tmp
         if raw:
             base = make_url(raw).set(drivername="postgresql+psycopg")
-            name = f"timebank_test_{_worker()}"
+            # Unique per process: several test runs may share one server.
+            name = f"timebank_test_{_worker()}_{os.getpid()}"
+            self.name = name
+            self.admin_url = base.set(database="postgres")
             self.owner_url = base.set(database=name)
             self.app_url = self.owner_url.set(username=APP_ROLE, password=None)
             admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -103,6 +106,15 @@ class Database:
     def owner_url_string(self) -> str:
         return self.owner_url.render_as_string(hide_password=False)
 
+    def drop(self) -> None:
+        if not self.postgres:
+            return
+        self.owner.dispose()
+        admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        admin.dispose()
+
     def reset(self) -> None:
         if self.postgres:
             with self.owner.begin() as conn:
@@ -116,8 +128,10 @@ class Database:
 
 
 @pytest.fixture(scope="session")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Database:
-    return Database(tmp_path_factory.mktemp("db"))
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    database = Database(tmp_path_factory.mktemp("db"))
+    yield database
+    database.drop()
 
 
 def test_config(database: Database, tmp_path: Path, **overrides: Any) -> dict[str, Any]:

@@ -21,7 +21,11 @@ from timebank.platform.schemes.models import Scheme
 from timebank.platform.schemes.services import set_scheme_status
 
 blp = Blueprint("platform", __name__, url_prefix="/api/v1/platform", description="Operators")
-blp.before_request(require_operator)
+
+
+@blp.before_request
+def _operators_only() -> None:
+    require_operator()
 
 
 @blp.route("/schemes")

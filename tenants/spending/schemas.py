@@ -143,7 +143,8 @@ RedemptionPage = page_schema(RedemptionOut, "RedemptionPage")
 
 class RedemptionQuery(PageQuery):
     status = fields.String(load_default=None, validate=validate.OneOf(REDEMPTION_STATUSES))
-    member_id = object_id(load_default=None)
+    # Not ``object_id()``: that is strict, and a query string is always text.
+    member_id = fields.Integer(load_default=None, validate=validate.Range(1, 2**63 - 1))
 
 
 class DecisionIn(Strict):

@@ -321,7 +321,7 @@ def change_agreement(
             raise RuleViolation(
                 f"A {agreement.status} agreement cannot be {_past(action)}.",
                 code="invalid_transition",
-                extra={"status": agreement.status},
+                extra={"agreement_status": agreement.status},
             )
         partner = _scheme(partner_of(agreement, scheme.id))
         if action == "accept":
@@ -349,7 +349,13 @@ def change_agreement(
 
 
 def _past(action: str) -> str:
-    return {"accept": "accepted", "decline": "declined", "end": "ended"}.get(action, f"{action}ed")
+    return {
+        "accept": "accepted",
+        "decline": "declined",
+        "suspend": "suspended",
+        "resume": "resumed",
+        "end": "ended",
+    }[action]
 
 
 def open_clearing_account(scheme_id: int, partner_id: int) -> Account:
@@ -447,7 +453,7 @@ def pay_partner(
                 f"The agreement with {payee_scheme.name} is {agreement.status}: "
                 "payments need an active agreement.",
                 code="agreement_not_active",
-                extra={"status": agreement.status},
+                extra={"agreement_status": agreement.status},
             )
         if payee_scheme.is_suspended:
             raise Forbidden(

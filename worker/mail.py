@@ -1,17 +1,22 @@
-"""Mail delivery jobs."""
+"""Mail delivery jobs (queue ``mail``)."""
 
 from __future__ import annotations
 
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
-from timebank.platform.mail import deliver
+from timebank.platform.mail import deliver_raw, envelope
 from timebank.worker.queues import job
 
 
 @job
-def deliver_message(raw: bytes) -> None:
-    """Send one prepared message (SMTP errors raise, so RQ retries with backoff)."""
-    message = message_from_bytes(raw, policy=policy.default)
-    assert isinstance(message, EmailMessage)
-    deliver(message)
+def deliver_message(
+    raw: bytes, recipients: list[str] | None = None, sender: str | None = None
+) -> None:
+    """Send one prepared message as it is (SMTP errors raise, so RQ retries with backoff)."""
+    if recipients is None or sender is None:
+        # Queued by an older release: read the envelope from the headers.
+        message = message_from_bytes(raw, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        sender, recipients = envelope(message)
+    deliver_raw(raw, sender=sender, recipients=recipients)

@@ -19,8 +19,7 @@ MAX_RATE_PLACES = 12
 
 def canonical_decimal(value: Decimal) -> str:
     """``Decimal("2.50")`` → ``"2.5"``; never an exponent."""
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 class Rate(fields.Field):

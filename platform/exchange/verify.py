@@ -27,7 +27,7 @@ from sqlalchemy import and_, or_, select
 from timebank.platform import tenancy
 from timebank.platform.db import db
 from timebank.platform.exchange.models import Agreement, Exchange
-from timebank.platform.exchange.services import round_half_up
+from timebank.platform.exchange.terms import round_half_up
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.ledger.models import Account, Posting, Transaction
 from timebank.tenants.ledger.verify import Report, extra_verifiers

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from timebank.platform import config as config_module
 from timebank.platform import tenancy
 from timebank.platform.api import errors
-from timebank.platform.db import db, render_migration_item
+from timebank.platform.db import db, install_row_level_scope, render_migration_item
 from timebank.platform.identity import auth
 from timebank.platform.identity.passwords import use_fast_hashing
 from timebank.platform.ratelimit import init_app as init_rate_limits
@@ -81,6 +81,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _configure_engine(engine: Engine) -> None:
+    install_row_level_scope(engine)
     if engine.dialect.name != "sqlite":
         return
 

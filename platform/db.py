@@ -13,7 +13,6 @@ serialization failure, with callbacks (job enqueueing) run only after commit.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import random
 import threading
@@ -37,6 +36,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -178,9 +178,13 @@ def _assign_sqlite_ids(session: Session, flush_context: Any, instances: Any) -> 
     bind = session.get_bind()
     if bind.dialect.name != "sqlite":
         return
+    waiting: dict[str, list[Any]] = {}
     for obj in session.new:
         if is_tenant_model(type(obj)) and getattr(obj, "id", None) is None:
-            obj.id = next_ids(session, type(obj).__table__.name, 1)[0]  # type: ignore[attr-defined]
+            waiting.setdefault(type(obj).__table__.name, []).append(obj)  # type: ignore[attr-defined]
+    for table, objects in waiting.items():
+        for obj, new_id in zip(objects, next_ids(session, table, len(objects)), strict=True):
+            obj.id = new_id
 
 
 def next_ids(session: Session, table: str, count: int) -> list[int]:
@@ -202,34 +206,60 @@ def next_ids(session: Session, table: str, count: int) -> list[int]:
     return list(range(start, start + count))
 
 
-@event.listens_for(Session, "after_begin")
-def _set_row_level_scope(session: Session, transaction: Any, connection: Any) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(
-            "SELECT set_config('app.scheme_ids', %(ids)s, true), "
-            "set_config('app.all_schemes', %(all)s, true)",
-            tenancy.current().rls_settings(),
-        )
+# --- row-level security (PostgreSQL) -----------------------------------------
+#
+# The scheme context is written into the transaction-local settings that the
+# RLS policies read, lazily: just before the first statement that runs under a
+# context the connection's transaction has not seen yet. One ``set_config`` per
+# transaction in the common case; ``SET LOCAL`` semantics mean a pooled
+# connection never carries a scheme over to the next transaction.
+
+_NO_SCHEME = tenancy.SchemeContext().rls_settings()
+_RLS_SQL = (
+    "SELECT set_config('app.scheme_ids', %(ids)s, true), "
+    "set_config('app.all_schemes', %(all)s, true)"
+)
+
+
+def install_row_level_scope(engine: Engine) -> None:
+    """Keep each transaction's RLS settings equal to the scheme context."""
+    if engine.dialect.name != "postgresql":
+        return
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _apply(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+    ) -> None:
+        wanted = tenancy.current().rls_settings()
+        applied = conn.info.get("rls_settings")
+        if applied == wanted or (applied is None and wanted == _NO_SCHEME):
+            return
+        cursor.execute(_RLS_SQL, wanted)
+        conn.info["rls_settings"] = wanted
+
+    def _forget(conn: Any, *args: Any) -> None:
+        conn.info.pop("rls_settings", None)
+
+    def _forget_record(dbapi_connection: Any, record: Any) -> None:
+        record.info.pop("rls_settings", None)
+
+    def _forget_on_reset(dbapi_connection: Any, record: Any, reset_state: Any) -> None:
+        record.info.pop("rls_settings", None)
+
+    event.listen(engine, "commit", _forget)
+    event.listen(engine, "rollback", _forget)
+    # The pool may also roll back on check-in without a Connection event.
+    event.listen(engine, "checkin", _forget_record)
+    event.listen(engine, "reset", _forget_on_reset)
 
 
 def refresh_row_level_scope(phase: str) -> None:
-    """Keep the RLS setting in step when the scheme context changes mid-transaction.
-
-    Pending rows are flushed while the old context still applies; then the
-    new context is written into the open transaction.
-    """
-    if not has_app_context():
+    """Flush pending rows while the old scheme context still applies."""
+    if phase != "before" or not has_app_context():
         return
     session = db.session()
-    if not session.in_transaction():
-        return
-    if phase == "before":
-        if session.new or session.dirty or session.deleted:
-            session.flush()
-    else:
-        # A failed transaction refuses every statement; it is about to roll back.
-        with contextlib.suppress(DBAPIError):
-            _set_row_level_scope(session, None, session.connection())
+    if session.in_transaction() and (session.new or session.dirty or session.deleted):
+        session.flush()
 
 
 tenancy.on_context_change(refresh_row_level_scope)
@@ -278,8 +308,8 @@ def run_atomic(work: Callable[[], T], *, retries: int = 8) -> T:
             session.info["atomic_depth"] -= 1
     attempt = 0
     while True:
-        if session.in_transaction():
-            session.commit()  # close a read transaction left open by a loader
+        # A read transaction already open (the request's loaders) simply
+        # continues: the unit of work commits it; a retry starts afresh.
         session.info["atomic_depth"] = 1
         session.info["after_commit"] = []
         try:

@@ -39,8 +39,13 @@ class PageQuery(Strict):
     cursor = fields.String(load_default=None, validate=validate.Length(max=500))
 
 
+def query_id(**kwargs: object) -> fields.Integer:
+    """An id in the query string (always text, so not strict)."""
+    return fields.Integer(validate=validate.Range(1, 2**63 - 1), **kwargs)  # type: ignore[arg-type]
+
+
 class MemberPageQuery(PageQuery):
-    member_id = object_id(load_default=None)
+    member_id = query_id(load_default=None)
 
 
 class StrictBoolean(fields.Boolean):

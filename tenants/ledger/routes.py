@@ -10,6 +10,7 @@ from typing import Any
 from flask import Response, stream_with_context
 from flask_smorest import Blueprint
 
+from timebank.platform import tenancy
 from timebank.platform.api.errors import Forbidden, NotFound
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.api.pagination import keyset_page, page
@@ -139,26 +140,12 @@ def statement_csv(args: dict[str, Any], slug: str) -> Response:
     access = scheme_access(slug)
     member_id = _subject(access, args["member_id"])
     account = services.member_account(member_id)
+    scheme_id = access.scheme.id
 
     def rows() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["date", "transaction_id", "kind", "memo", "minutes", "balance_after"])
-        for row in services.statement_rows(account.id):
-            writer.writerow(
-                [
-                    row["date"].isoformat(),
-                    row["transaction_id"],
-                    row["kind"],
-                    row["memo"],
-                    row["amount"],
-                    row["balance_after"],
-                ]
-            )
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate(0)
-        yield buffer.getvalue()
+        # Streamed after the view returns: name the scheme again for the queries.
+        with tenancy.scheme_context(scheme_id):
+            yield from _csv_lines(account.id)
 
     filename = f"{access.scheme.slug}-statement-{member_id}.csv"
     return Response(
@@ -166,3 +153,23 @@ def statement_csv(args: dict[str, Any], slug: str) -> Response:
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def _csv_lines(account_id: int) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["date", "transaction_id", "kind", "memo", "minutes", "balance_after"])
+    for row in services.statement_rows(account_id):
+        writer.writerow(
+            [
+                row["date"].isoformat(),
+                row["transaction_id"],
+                row["kind"],
+                row["memo"],
+                row["amount"],
+                row["balance_after"],
+            ]
+        )
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate(0)

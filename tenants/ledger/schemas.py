@@ -3,7 +3,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from timebank.platform.api.pagination import page_schema
-from timebank.platform.api.schemas import Strict, free_text, minutes, object_id
+from timebank.platform.api.schemas import Strict, free_text, minutes, object_id, query_id
 
 
 class TransferIn(Strict):
@@ -25,6 +25,16 @@ class PostingOut(Schema):
     balance_after = fields.Integer()
 
 
+class ExchangeLegOut(Schema):
+    """What the payer of a cross-scheme payment learns (only in that response)."""
+
+    id = fields.Integer()
+    agreement_id = fields.Integer()
+    rate = fields.String()
+    credited = fields.Integer(metadata={"description": "Minutes the payee got, in their scheme"})
+    payee_name = fields.String(allow_none=True)
+
+
 class TransactionOut(Schema):
     id = fields.Integer()
     kind = fields.String()
@@ -35,13 +45,14 @@ class TransactionOut(Schema):
     reversed_by_id = fields.Integer(allow_none=True)
     partner = fields.String(allow_none=True)
     postings = fields.List(fields.Nested(PostingOut))
+    exchange = fields.Nested(ExchangeLegOut)
 
 
 TransactionPage = page_schema(TransactionOut, "TransactionPage")
 
 
 class BalanceQuery(Strict):
-    member_id = object_id(load_default=None)
+    member_id = query_id(load_default=None)
 
 
 class BalanceOut(Schema):

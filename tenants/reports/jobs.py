@@ -1,6 +1,6 @@
 """Report jobs (RQ ``reports`` queue): monthly member statements as HTML files.
 
-A statement is written to ``<instance>/statements/<scheme id>/<YYYY-MM>/
+A statement is written to ``<statements dir>/<scheme id>/<YYYY-MM>/
 member-<id>.html`` (replaced atomically, so a re-run rewrites the same file).
 """
 
@@ -23,14 +23,16 @@ from timebank.worker.queues import job
 log = logging.getLogger(__name__)
 
 
-def statement_path(scheme_id: int, member_id: int, month: str) -> Path:
-    return (
-        Path(current_app.instance_path)
-        / "statements"
-        / str(scheme_id)
-        / month
-        / f"member-{member_id}.html"
+def statements_dir() -> Path:
+    """``STATEMENTS_DIR`` (config or ``TIMEBANK_STATEMENTS_DIR``), else ``<instance>/statements``."""
+    configured = current_app.config.get("STATEMENTS_DIR") or os.environ.get(
+        "TIMEBANK_STATEMENTS_DIR"
     )
+    return Path(configured) if configured else Path(current_app.instance_path) / "statements"
+
+
+def statement_path(scheme_id: int, member_id: int, month: str) -> Path:
+    return statements_dir() / str(scheme_id) / month / f"member-{member_id}.html"
 
 
 def _write(scheme: Scheme, member_id: int, month: str) -> Path:

@@ -8,6 +8,7 @@ skipped when no Redis answers (CI always has one).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -25,39 +26,77 @@ from tests.conftest import Database, test_config
 REPO = Path(__file__).resolve().parents[2]
 
 
-def redis_test_url() -> str:
+LOCK_KEY = "timebank-test:owner"
+_chosen: dict[str, str] = {}
+
+
+def _server() -> tuple[str, int]:
     from redis.connection import parse_url
 
-    base = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    number = int(worker[2:]) if worker[2:].isdigit() else 0
-    host = parse_url(base).get("host", "127.0.0.1")
-    port = parse_url(base).get("port", 6379)
-    return f"redis://{host}:{port}/{12 + number % 4}"
+    base = parse_url(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+    return base.get("host", "127.0.0.1"), int(base.get("port", 6379))
 
 
 def redis_reachable() -> bool:
     from redis import Redis
     from redis.exceptions import RedisError
 
+    host, port = _server()
     try:
-        return bool(Redis.from_url(redis_test_url(), socket_connect_timeout=0.5).ping())
+        return bool(Redis(host=host, port=port, socket_connect_timeout=0.5).ping())
     except RedisError:
         return False
+
+
+def redis_test_url() -> str:
+    """A Redis database (of /4–/15) that this test process owns alone.
+
+    RQ's keys have a fixed prefix, so test runs in parallel (xdist workers, or
+    two people's runs on one machine) each take a database of their own,
+    claimed with a lock key inside it.
+    """
+    if "url" in _chosen:
+        return _chosen["url"]
+    from redis import Redis
+
+    host, port = _server()
+    owner = f"{os.getpid()}-{time.time_ns()}"
+    for number in range(15, 3, -1):
+        connection = Redis(host=host, port=port, db=number)
+        if connection.set(LOCK_KEY, owner, nx=True, ex=3600):
+            _chosen.update(url=f"redis://{host}:{port}/{number}", owner=owner)
+            return _chosen["url"]
+    raise RuntimeError("no free Redis database for the tests (/4–/15 all claimed)")
 
 
 needs_redis = pytest.mark.skipif(not redis_reachable(), reason="needs a Redis server (REDIS_URL)")
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
+@pytest.fixture(scope="session")
+def _redis_claim() -> Iterator[str]:
     from redis import Redis
 
     url = redis_test_url()
+    yield url
     connection = Redis.from_url(url)
     connection.flushdb()
-    yield url
-    connection.flushdb()
+    connection.close()
+    _chosen.clear()
+
+
+@pytest.fixture
+def redis_url(_redis_claim: str) -> Iterator[str]:
+    from redis import Redis
+
+    connection = Redis.from_url(_redis_claim)
+
+    def fresh() -> None:
+        connection.flushdb()
+        connection.set(LOCK_KEY, _chosen["owner"], ex=3600)
+
+    fresh()
+    yield _redis_claim
+    fresh()
     connection.close()
 
 
@@ -109,7 +148,7 @@ class WorkerProcess:
                 "SECRET_KEY": app.config["SECRET_KEY"],
                 "OUTBOX_DIR": app.config["OUTBOX_DIR"],
                 "REDIS_URL": app.config["REDIS_URL"],
-                "TIMEBANK_INSTANCE": app.instance_path,
+                "TIMEBANK_INSTANCE": str(tmp_path / "instance"),
                 "PYTHONPATH": os.pathsep.join(
                     filter(None, [str(REPO), os.environ.get("PYTHONPATH")])
                 ),
@@ -140,18 +179,41 @@ class WorkerProcess:
             raise AssertionError(f"worker did not finish in {timeout}s:\n{self.output()}") from None
 
     def kill(self) -> None:
-        """SIGKILL the whole group: the worker and the work horse die mid-job."""
+        """SIGKILL the worker and every process under it: the work horse dies mid-job.
+
+        RQ's work horse starts a session of its own, so killing the worker's
+        process group would leave it running; its children are found in /proc.
+        """
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            doomed = [self.process.pid, *descendants(self.process.pid)]
+            for pid in doomed:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         self.process.wait(10)
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            os.kill(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux: read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: list[int] = []
+    queue = [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ named so that they sort in the order they were written.
 
 from __future__ import annotations
 
+import re
 import smtplib
 import time
 import uuid
@@ -35,6 +36,7 @@ SUBJECTS = {
 # link stays whole. The legacy (compat32) message classes build a message many
 # times faster than ``EmailMessage``'s header registry, which matters when an
 # import mails thousands of invitations.
+_BARE_LF = re.compile(rb"(?<!\r)\n")
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = None
 
@@ -76,7 +78,8 @@ def deliver_raw(raw: bytes, *, sender: str, recipients: list[str]) -> None:
                 smtp.starttls()
             if url.username:
                 smtp.login(url.username, url.password or "")
-            smtp.sendmail(sender, recipients, raw)
+            # SMTP speaks CRLF; the serialised message ends its lines with LF.
+            smtp.sendmail(sender, recipients, _BARE_LF.sub(b"\r\n", raw))
         return
     outbox = Path(current_app.config["OUTBOX_DIR"])
     outbox.mkdir(parents=True, exist_ok=True)

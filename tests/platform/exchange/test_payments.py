@@ -358,3 +358,25 @@ def test_a_suspended_partner_scheme_cannot_be_paid(app: Flask, world: World) -> 
     assert response.status_code == 403
     assert problem(response)["code"] == "scheme_suspended"
     assert _ledgers(app, world) == before
+
+
+def test_the_payer_learns_what_the_payee_got_and_their_display_name(
+    app: Flask, world: World
+) -> None:
+    agreement_id = agree(world, world.a, world.b, rate="0.333333")
+    ann, ben = world.a.members[0], world.b.members[0]
+    leg = pay(world, ann, world.a, world.b, ben, 100).get_json()
+    assert leg["exchange"]["credited"] == 33 and leg["exchange"]["rate"] == "0.333333"
+    assert leg["exchange"]["agreement_id"] == agreement_id
+    assert leg["exchange"]["payee_name"] == "Ben Beta"
+    # Later reads of the leg show the partner's slug only.
+    items = world.api(ann).get(f"/api/v1/schemes/{world.a.slug}/transactions").get_json()["items"]
+    assert items[0]["partner"] == world.b.slug and "exchange" not in items[0]
+    # With B's directory hidden, the payer learns no name at all.
+    api = world.api(world.b.coordinator)
+    policy = api.get(f"/api/v1/schemes/{world.b.slug}/policy").get_json()
+    policy.pop("version")
+    policy["privacy"]["member_directory"] = "hidden"
+    assert api.put(f"/api/v1/schemes/{world.b.slug}/policy", policy).status_code == 200
+    hidden = pay(world, ann, world.a, world.b, ben, 30).get_json()
+    assert hidden["exchange"]["payee_name"] is None

@@ -26,7 +26,7 @@ SUBJECTS = {
     "invitation": "You are invited to join {scheme_name}",
     "claim_decided": "Your hours for {activity} were {status}",
     "credits_expiring": "{minutes_text} of your time credits in {scheme_name} lapse soon",
-    "digest": "{count} claims are waiting for you in {scheme_name}",
+    "digest": "Claims waiting for you in {scheme_name}: {count}",
     "password_reset": "Reset your Timebank password",
     "dunning": "Payment for {scheme_name} failed",
 }

@@ -38,7 +38,7 @@ SUBJECTS = {
 # import mails thousands of invitations.
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _UTF8 = Charset("utf-8")
-_UTF8.body_encoding = None
+_UTF8.body_encoding = None  # type: ignore[assignment]
 
 
 def build_message(*, to: str, template: str, context: dict[str, Any]) -> Message:
@@ -50,8 +50,8 @@ def build_message(*, to: str, template: str, context: dict[str, Any]) -> Message
     message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")  # type: ignore[assignment]
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = f"<{uuid.uuid4()}@timebank>"
-    message.attach(MIMEText(render_template(f"mail/{template}.txt", **context), "plain", _UTF8))
-    message.attach(MIMEText(render_template(f"mail/{template}.html", **context), "html", _UTF8))
+    message.attach(MIMEText(render_template(f"mail/{template}.txt", **context), "plain", _UTF8))  # type: ignore[arg-type]
+    message.attach(MIMEText(render_template(f"mail/{template}.html", **context), "html", _UTF8))  # type: ignore[arg-type]
     return message
 
 

@@ -105,5 +105,7 @@ def import_members(slug: str, file: Path, actor_email: str | None) -> None:
         f"Import {result['id']}: {result['invited']} invited, {result['skipped']} skipped "
         f"(already members or invited), {len({e['row'] for e in result['errors']})} row(s) with errors."
     )
-    for error in result["errors"]:
-        click.echo(f"  row {error['row']}: {error['field']}: {error['message']}", err=True)
+    for row_error in result["errors"]:
+        click.echo(
+            f"  row {row_error['row']}: {row_error['field']}: {row_error['message']}", err=True
+        )

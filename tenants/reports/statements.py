@@ -62,7 +62,7 @@ def build_statement(scheme: Scheme, member_id: int, month: str) -> dict[str, Any
         .order_by(Posting.account_version)
     ).all()
     zone = ZoneInfo(scheme.timezone)
-    lines = [
+    lines: list[dict[str, Any]] = [
         {
             "date": transaction.created_at.astimezone(zone).date(),
             "kind": transaction.kind,

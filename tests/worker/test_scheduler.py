@@ -107,7 +107,9 @@ def test_tick_enqueues_each_run_once_even_with_two_schedulers(
         from timebank.platform.db import db
         from timebank.platform.identity.models import User
 
-        set_scheme_status(world.b.slug, "suspended", actor=db.session.get(User, operator.user_id))
+        operator_user = db.session.get(User, operator.user_id)
+        assert operator_user is not None
+        set_scheme_status(world.b.slug, "suspended", actor=operator_user)
         later = markers(second.tick(NOW + timedelta(days=2)))
         assert f"expiry:{world.a.id}:2025-03-12" in later
         assert not any(f":{world.b.id}:" in marker for marker in later)

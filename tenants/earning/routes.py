@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from timebank.platform.api.errors import Forbidden
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.api.pagination import keyset_page, page
-from timebank.tenants.earning import services
+from timebank.tenants.earning import awards, services
 from timebank.tenants.earning.models import Activity, Claim
 from timebank.tenants.earning.schemas import (
     ActivityIn,
@@ -25,7 +25,6 @@ from timebank.tenants.earning.schemas import (
     ClaimQuery,
     RejectIn,
 )
-from timebank.tenants.ledger.services import describe_transactions
 from timebank.tenants.memberships.services import get_member, resolve_scheme_from_url, scheme_access
 
 blp = Blueprint(
@@ -162,7 +161,7 @@ def reject_claim(body: dict[str, Any], slug: str, claim_id: int) -> Claim:
 @blp.response(201, AwardOut)
 def award(body: dict[str, Any], slug: str) -> dict[str, Any]:
     access = scheme_access(slug, write=True, coordinator=True)
-    result = services.award(
+    result = awards.award(
         access.scheme,
         activity_id=body["activity_id"],
         minutes=body["minutes"],
@@ -175,5 +174,5 @@ def award(body: dict[str, Any], slug: str) -> dict[str, Any]:
         "activity_id": result.award.activity_id,
         "minutes": result.award.minutes,
         "credited_minutes": result.award.credited_minutes,
-        "transactions": describe_transactions(result.transactions),
+        "transactions": result.transactions,
     }

@@ -44,8 +44,8 @@ class Rate(fields.Field):
 
 
 def canonical_rate(rate: Decimal) -> str:
-    text = format(rate.normalize(), "f")
-    return text
+    """The shortest exact spelling: ``Decimal("1.50")`` → ``"1.5"``, ``Decimal("10")`` → ``"10"``."""
+    return format(rate.normalize(), "f")
 
 
 def _name(**kwargs: Any) -> fields.String:

@@ -12,13 +12,11 @@ claims per calendar week (from Monday), month or year of the scheme's time
 zone, counted by ``performed_on``. It is checked when a claim is credited,
 with the member's ledger account locked first, so concurrent approvals for
 one member queue up and each sees the others' results. Bulk awards are
-coordinator decisions and are not capped.
+coordinator decisions and are not capped (``awards.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -28,21 +26,15 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from timebank.platform import audit
-from timebank.platform.api.errors import (
-    ApiError,
-    FieldError,
-    Forbidden,
-    NotFound,
-    RuleViolation,
-)
+from timebank.platform.api.errors import FieldError, Forbidden, NotFound, RuleViolation
 from timebank.platform.db import atomic, db
 from timebank.platform.identity.models import User
 from timebank.platform.mail import send_mail
 from timebank.platform.schemes.models import Scheme
 from timebank.platform.schemes.services import provisioner
-from timebank.tenants.earning.models import Activity, Award, Claim
+from timebank.tenants.earning.models import Activity, Claim
 from timebank.tenants.earning.schemas import ActivityIn
-from timebank.tenants.ledger.models import Account, Transaction
+from timebank.tenants.ledger.models import Transaction
 from timebank.tenants.ledger.services import (
     MAX_AMOUNT,
     Leg,
@@ -50,7 +42,6 @@ from timebank.tenants.ledger.services import (
     lock_accounts,
     member_account,
     member_names,
-    post_many,
     post_transaction,
     scheme_account,
 )
@@ -66,7 +57,8 @@ def credited_minutes(minutes: int, rate: str) -> int:
     return int(exact.to_integral_value(rounding=ROUND_HALF_UP))
 
 
-def _credit_for(minutes: int, activity: Activity) -> int:
+def credit_for(minutes: int, activity: Activity) -> int:
+    """The minutes a claim or an award credits, or a 422 on ``minutes`` when none or too many."""
     credited = credited_minutes(minutes, activity.rate)
     if credited < 1:
         raise FieldError(
@@ -255,7 +247,7 @@ def submit_claim(
             code="claim_too_long",
             extra={"max_minutes_per_claim": longest},
         )
-    credited = _credit_for(minutes, activity)
+    credited = credit_for(minutes, activity)
     claim = Claim(
         scheme_id=scheme.id,
         member_id=member.id,
@@ -439,109 +431,3 @@ def claims_query(*, member_id: int | None = None, status: str | None = None) -> 
     if status is not None:
         statement = statement.where(Claim.status == status)
     return statement
-
-
-# --- bulk awards ------------------------------------------------------------
-
-
-@dataclass
-class AwardResult:
-    award: Award
-    transactions: list[Transaction]
-
-
-@atomic
-def award(
-    scheme: Scheme,
-    *,
-    activity_id: int,
-    minutes: int,
-    member_ids: Sequence[int],
-    note: str | None,
-    actor_user_id: int,
-) -> AwardResult:
-    """Credit one activity to many members: one ``earn`` transaction each, all or none.
-
-    Any id that is listed twice or is not an active member of this scheme is a
-    422 on ``member_ids.<index>`` and nothing is written. Not capped.
-    """
-    activity = resolve_activity("activity_id", activity_id)
-    credited = _credit_for(minutes, activity)
-    accounts = _award_accounts(member_ids)
-    issuance = scheme_account("issuance")
-    row = Award(
-        scheme_id=scheme.id,
-        activity_id=activity.id,
-        minutes=minutes,
-        credited_minutes=credited,
-        member_count=len(member_ids),
-        note=note,
-        created_by=actor_user_id,
-    )
-    db.session.add(row)
-    db.session.flush()
-    names = {accounts[m]: f"{name}'s balance" for m, name in member_names(member_ids).items()}
-    transactions = post_many(
-        scheme,
-        kind="earn",
-        entries=[
-            [Leg(issuance.id, -credited), Leg(accounts[member_id], credited)]
-            for member_id in member_ids
-        ],
-        actor_user_id=actor_user_id,
-        memo=f"{activity.name}: {note}"[:500] if note else activity.name,
-        names=names,
-    )
-    audit.record(
-        scheme.id,
-        "award.created",
-        actor_user_id=actor_user_id,
-        target=f"award:{row.id}",
-        details={
-            "activity_id": activity.id,
-            "minutes": minutes,
-            "credited_minutes": credited,
-            "member_count": len(member_ids),
-            "transaction_ids": [transactions[0].id, transactions[-1].id],
-        },
-    )
-    return AwardResult(award=row, transactions=transactions)
-
-
-def _award_accounts(member_ids: Sequence[int]) -> dict[int, int]:
-    """Member id → account id for every listed member, or a 422 naming each bad index."""
-    errors: dict[str, list[str]] = {}
-    first_seen: dict[int, int] = {}
-    for index, member_id in enumerate(member_ids):
-        if member_id in first_seen:
-            errors[f"member_ids.{index}"] = [
-                f"Member {member_id} is listed twice (also at {first_seen[member_id]})."
-            ]
-        else:
-            first_seen[member_id] = index
-    rows = db.session.execute(
-        select(Member.id, Member.status, Account.id, Account.status)
-        .join(Account, (Account.scheme_id == Member.scheme_id) & (Account.member_id == Member.id))
-        .where(Member.id.in_(list(first_seen)))
-    ).all()
-    found = {
-        member_id: (status, account_id, open_) for member_id, status, account_id, open_ in rows
-    }
-    for member_id, index in first_seen.items():
-        status, _account_id, account_status = found.get(member_id, (None, None, None))
-        if status is None or status == "left":
-            errors[f"member_ids.{index}"] = [f"No member with id {member_id} in this scheme."]
-        elif status != "active" or account_status != "open":
-            errors[f"member_ids.{index}"] = [
-                f"Member {member_id} cannot receive credits at the moment."
-            ]
-    if errors:
-        ordered = sorted(errors.items(), key=lambda item: int(item[0].rsplit(".", 1)[1]))
-        parts = " ".join(f"{key}: {messages[0]}" for key, messages in ordered)
-        raise ApiError(
-            "Nobody was credited. " + parts,
-            code="validation_error",
-            status=422,
-            errors=errors,
-        )
-    return {member_id: account_id for member_id, (_s, account_id, _a) in found.items()}

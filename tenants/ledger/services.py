@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -244,14 +244,15 @@ def post_many(
     actor_user_id: int | None,
     memo: str | None = None,
     names: dict[int, str] | None = None,
-) -> list[Transaction]:
+) -> list[dict[str, Any]]:
     """Write many balanced transactions at once, all or none (bulk awards).
 
     The effect and the refusals are those of calling ``post_transaction`` for
     each entry in order, but every account is locked in one query (id order),
     and transactions, postings and balances are written with one statement
-    each, so a thousand transactions cost a handful of round trips. The
-    returned transactions (with ``postings``) are not attached to the session.
+    each, so a thousand transactions cost a handful of round trips. Returns the
+    transactions in the order of ``entries``, described as by
+    ``describe_transactions`` (without loading a thousand rows back).
     """
     if not in_atomic():
         raise RuntimeError("post_many must run inside a unit of work")
@@ -281,26 +282,23 @@ def post_many(
     posting_ids = iter(next_ids(session, "postings", sum(len(legs) for legs in entries)))
     now = utcnow()
     balance = {account_id: account.balance for account_id, account in accounts.items()}
-    transactions: list[Transaction] = []
     transaction_rows: list[dict[str, Any]] = []
     posting_rows: list[dict[str, Any]] = []
+    by_transaction: list[list[dict[str, Any]]] = []
     for transaction_id, legs in zip(transaction_ids, entries, strict=True):
-        row = {
-            "scheme_id": scheme.id,
-            "id": transaction_id,
-            "kind": kind,
-            "amount": sum(leg.amount for leg in legs if leg.amount > 0),
-            "memo": memo,
-            "created_by": actor_user_id,
-            "created_at": now,
-            "idempotency_key": None,
-            "policy_version": scheme.policy_version,
-            "reverses_id": None,
-            "partner_scheme_id": None,
-            "exchange_id": None,
-        }
-        transaction_rows.append(row)
-        postings = []
+        by_transaction.append([])
+        transaction_rows.append(
+            {
+                "scheme_id": scheme.id,
+                "id": transaction_id,
+                "kind": kind,
+                "amount": sum(leg.amount for leg in legs if leg.amount > 0),
+                "memo": memo,
+                "created_by": actor_user_id,
+                "created_at": now,
+                "policy_version": scheme.policy_version,
+            }
+        )
         for leg in legs:
             balance[leg.account_id] += leg.amount
             version[leg.account_id] += 1
@@ -314,34 +312,96 @@ def post_many(
                 "account_version": version[leg.account_id],
             }
             posting_rows.append(posting)
-            postings.append(Posting(**posting))
-        transaction = Transaction(**row)
-        transaction.__dict__["postings"] = postings  # loaded: serialisers need no query
-        transactions.append(transaction)
-    session.execute(insert(Transaction.__table__), transaction_rows)
-    session.execute(insert(Posting.__table__), posting_rows)
-    accounts_table = Account.__table__
-    session.execute(
-        update(accounts_table)
-        .where(
-            accounts_table.c.scheme_id == bindparam("b_scheme_id"),
-            accounts_table.c.id == bindparam("b_id"),
-        )
-        .values(balance=bindparam("b_balance"), version=bindparam("b_version")),
-        [
-            {
-                "b_scheme_id": scheme.id,
-                "b_id": account_id,
-                "b_balance": balance[account_id],
-                "b_version": version[account_id],
-            }
-            for account_id in sorted(accounts)
-        ],
-    )
+            by_transaction[-1].append(posting)
+    _bulk_insert(Transaction.__table__, transaction_rows)
+    _bulk_insert(Posting.__table__, posting_rows)
+    _bulk_set_balances(scheme.id, {i: (balance[i], version[i]) for i in sorted(accounts)})
     for account_id, account in accounts.items():
         set_committed_value(account, "balance", balance[account_id])
         set_committed_value(account, "version", version[account_id])
-    return transactions
+    return [
+        _posted(row, postings, accounts)
+        for row, postings in zip(transaction_rows, by_transaction, strict=True)
+    ]
+
+
+def _posted(
+    row: dict[str, Any], postings: list[dict[str, Any]], accounts: dict[int, Account]
+) -> dict[str, Any]:
+    """A transaction just written by ``post_many``, as ``describe_transactions`` shows it."""
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "amount": row["amount"],
+        "memo": row["memo"],
+        "created_at": row["created_at"],
+        "reverses_id": None,
+        "reversed_by_id": None,
+        "partner": None,
+        "postings": [
+            {
+                "account": accounts[posting["account_id"]].kind,
+                "account_id": posting["account_id"],
+                "member_id": accounts[posting["account_id"]].member_id,
+                "amount": posting["amount"],
+                "balance_after": posting["balance_after"],
+            }
+            for posting in postings
+        ],
+    }
+
+
+# One statement per table whatever the number of rows. On PostgreSQL the rows
+# travel as one array per column (``unnest``): a statement per row costs a
+# round trip each, and a thousand-row VALUES list with thousands of bound
+# parameters costs the driver more to build and parse than the server to run.
+
+
+def _bulk_insert(table: Any, rows: list[dict[str, Any]]) -> None:
+    session = db.session()
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        session.execute(insert(table), rows)
+        return
+    names = list(rows[0])
+    arrays = ", ".join(
+        f"CAST(:{name} AS {table.c[name].type.compile(dialect)}[])" for name in names
+    )
+    session.execute(
+        text(f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"),
+        {name: [row[name] for row in rows] for name in names},
+    )
+
+
+def _bulk_set_balances(scheme_id: int, moved: dict[int, tuple[int, int]]) -> None:
+    """Set ``(balance, version)`` of many accounts (already locked by the caller)."""
+    session = db.session()
+    table = Account.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text(
+                "UPDATE accounts SET balance = moved.balance, version = moved.version "
+                "FROM unnest(CAST(:ids AS BIGINT[]), CAST(:balances AS BIGINT[]), "
+                "CAST(:versions AS INTEGER[])) AS moved(id, balance, version) "
+                "WHERE accounts.scheme_id = :scheme_id AND accounts.id = moved.id"
+            ),
+            {
+                "scheme_id": scheme_id,
+                "ids": list(moved),
+                "balances": [balance for balance, _ in moved.values()],
+                "versions": [version for _, version in moved.values()],
+            },
+        )
+        return
+    session.execute(
+        update(table)
+        .where(table.c.scheme_id == scheme_id, table.c.id == bindparam("account_id"))
+        .values(balance=bindparam("new_balance"), version=bindparam("new_version")),
+        [
+            {"account_id": i, "new_balance": balance, "new_version": version}
+            for i, (balance, version) in moved.items()
+        ],
+    )
 
 
 def _describe(account: Account) -> str:

@@ -1,0 +1,131 @@
+"""Bulk awards: a coordinator credits one activity to many members at once.
+
+A clean-up day or a court session: one ``earn`` transaction per member, all or
+none, written through the ledger's bulk path (``post_many``: one lock query,
+one statement per table), so a thousand members take a fraction of a second.
+Any listed id that is not an active member of this scheme refuses the whole
+award with a 422 on ``member_ids.<index>``. Awards are coordinator decisions:
+the policy's claim cap does not apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from timebank.platform import audit
+from timebank.platform.api.errors import ApiError
+from timebank.platform.db import atomic, db
+from timebank.platform.schemes.models import Scheme
+from timebank.tenants.earning.models import Award
+from timebank.tenants.earning.services import credit_for, resolve_activity
+from timebank.tenants.ledger.models import Account
+from timebank.tenants.ledger.services import Leg, member_names, post_many, scheme_account
+from timebank.tenants.memberships.models import Member
+
+
+@dataclass
+class AwardResult:
+    award: Award
+    transactions: list[dict[str, Any]]  # described (``describe_transactions``'s shape)
+
+
+@atomic
+def award(
+    scheme: Scheme,
+    *,
+    activity_id: int,
+    minutes: int,
+    member_ids: Sequence[int],
+    note: str | None,
+    actor_user_id: int,
+) -> AwardResult:
+    """Credit one activity to many members: one ``earn`` transaction each, all or none.
+
+    Any id that is listed twice or is not an active member of this scheme is a
+    422 on ``member_ids.<index>`` and nothing is written. Not capped.
+    """
+    activity = resolve_activity("activity_id", activity_id)
+    credited = credit_for(minutes, activity)
+    accounts = _award_accounts(member_ids)
+    issuance = scheme_account("issuance")
+    row = Award(
+        scheme_id=scheme.id,
+        activity_id=activity.id,
+        minutes=minutes,
+        credited_minutes=credited,
+        member_count=len(member_ids),
+        note=note,
+        created_by=actor_user_id,
+    )
+    db.session.add(row)
+    db.session.flush()
+    names = {accounts[m]: f"{name}'s balance" for m, name in member_names(member_ids).items()}
+    transactions = post_many(
+        scheme,
+        kind="earn",
+        entries=[
+            [Leg(issuance.id, -credited), Leg(accounts[member_id], credited)]
+            for member_id in member_ids
+        ],
+        actor_user_id=actor_user_id,
+        memo=f"{activity.name}: {note}"[:500] if note else activity.name,
+        names=names,
+    )
+    audit.record(
+        scheme.id,
+        "award.created",
+        actor_user_id=actor_user_id,
+        target=f"award:{row.id}",
+        details={
+            "activity_id": activity.id,
+            "minutes": minutes,
+            "credited_minutes": credited,
+            "member_count": len(member_ids),
+            "first_transaction_id": transactions[0]["id"],
+            "last_transaction_id": transactions[-1]["id"],
+        },
+    )
+    return AwardResult(award=row, transactions=transactions)
+
+
+def _award_accounts(member_ids: Sequence[int]) -> dict[int, int]:
+    """Member id → account id for every listed member, or a 422 naming each bad index."""
+    errors: dict[str, list[str]] = {}
+    first_seen: dict[int, int] = {}
+    for index, member_id in enumerate(member_ids):
+        if member_id in first_seen:
+            errors[f"member_ids.{index}"] = [
+                f"Member {member_id} is listed twice (also at {first_seen[member_id]})."
+            ]
+        else:
+            first_seen[member_id] = index
+    rows = db.session.execute(
+        select(Member.id, Member.status, Account.id, Account.status)
+        .join(Account, (Account.scheme_id == Member.scheme_id) & (Account.member_id == Member.id))
+        .where(Member.id.in_(list(first_seen)))
+    ).all()
+    found = {
+        member_id: (status, account_id, open_) for member_id, status, account_id, open_ in rows
+    }
+    for member_id, index in first_seen.items():
+        status, _account_id, account_status = found.get(member_id, (None, None, None))
+        if status is None or status == "left":
+            errors[f"member_ids.{index}"] = [f"No member with id {member_id} in this scheme."]
+        elif status != "active" or account_status != "open":
+            errors[f"member_ids.{index}"] = [
+                f"Member {member_id} cannot receive credits at the moment."
+            ]
+    if errors:
+        ordered = sorted(errors.items(), key=lambda item: int(item[0].rsplit(".", 1)[1]))
+        parts = " ".join(f"{key}: {messages[0]}" for key, messages in ordered)
+        raise ApiError(
+            "Nobody was credited. " + parts,
+            code="validation_error",
+            status=422,
+            errors=errors,
+        )
+    return {member_id: account_id for member_id, (_s, account_id, _a) in found.items()}

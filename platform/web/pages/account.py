@@ -1,0 +1,145 @@
+"""Everyone's pages: creating an account, resetting a password, accepting an invitation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user
+
+from timebank.platform.api.errors import ApiError
+from timebank.platform.identity import password_reset
+from timebank.platform.identity import services as identity
+from timebank.platform.identity.schemas import UserCreate
+from timebank.platform.web.forms import Form, Submission, read_text
+from timebank.platform.web.routes import safe_next
+from timebank.tenants.memberships import services as memberships
+
+bp = Blueprint("account", __name__)
+
+
+def register(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup() -> Any:
+    next_page = request.args.get("next")
+    if request.method == "GET":
+        form = Form(values={"email": request.args.get("email", "")})
+        return render_template("account/signup.html", form=form, next=next_page)
+    form = Form.from_request()
+    form.values.pop("password", None)
+    with Submission(form, {"email": "email", "name": "name", "password": "password"}) as sent:
+        body = UserCreate().load(
+            {
+                "name": read_text(form, "name", max_length=200),
+                "email": read_text(form, "email", max_length=300),
+                "password": request.form.get("password", ""),
+            }
+        )
+        user = identity.register_user(
+            email=body["email"], password=body["password"], name=body["name"]
+        )
+    if not sent.ok:
+        if form.message and "already exists" in form.message:
+            form.add("email", form.message + " Log in instead, or reset your password.")
+        return render_template("account/signup.html", form=form, next=next_page), sent.status
+    login_user(user)
+    flash(f"Welcome, {user.name}. Your account is ready.")
+    return redirect(safe_next(next_page))
+
+
+# --- password reset -----------------------------------------------------------------
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password() -> Any:
+    if request.method == "GET":
+        return render_template("account/forgot.html", form=Form(), sent=False)
+    form = Form.from_request()
+    email = read_text(form, "email", required=True, max_length=300)
+    if form.errors:
+        return render_template("account/forgot.html", form=form, sent=False), 422
+    password_reset.request_password_reset(email)
+    # The same answer whether or not the address has an account.
+    return render_template("account/forgot.html", form=form, sent=True)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str) -> Any:
+    user = password_reset.user_for_reset_token(token)  # 410 page when expired or used
+    form = Form()
+    if request.method == "POST":
+        password = request.form.get("password", "")
+        with Submission(form, {"password": "password"}) as sent:
+            if password != request.form.get("confirm", ""):
+                form.add("confirm", "The two passwords are not the same.")
+                form.check()
+            user = password_reset.reset_password(token, password)
+        if sent.ok:
+            login_user(user)
+            flash("Your password has been changed. You are logged in.")
+            return redirect(url_for("web.home"))
+        return render_template("account/reset.html", form=form, user=user), sent.status
+    return render_template("account/reset.html", form=form, user=user)
+
+
+# --- invitations --------------------------------------------------------------------
+
+
+def _invitation_state(invitation: Any) -> str:
+    expires_at = invitation.expires_at
+    if expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)
+    if invitation.accepted_at is not None:
+        return "used"
+    if expires_at <= datetime.now(UTC):
+        return "expired"
+    return "open"
+
+
+@bp.route("/invitations/<token>")
+def invitation(token: str) -> Any:
+    found, scheme = memberships.preview_invitation(token)  # 410 page for an unknown link
+    member_of = {m["scheme"] for m in _memberships()}
+    return render_template(
+        "account/invitation.html",
+        invitation=found,
+        invited_scheme=scheme,
+        state=_invitation_state(found),
+        already_member=scheme.slug in member_of,
+        email_matches=current_user.is_authenticated
+        and current_user.email.lower() == found.email.lower(),
+        token=token,
+        form=Form(),
+    )
+
+
+@bp.route("/invitations/<token>", methods=["POST"])
+@login_required
+def accept_invitation(token: str) -> Any:
+    try:
+        _member, scheme = memberships.accept_invitation(token, current_user)
+    except ApiError as error:
+        found, scheme = memberships.preview_invitation(token)
+        form = Form(message=error.detail)
+        return render_template(
+            "account/invitation.html",
+            invitation=found,
+            invited_scheme=scheme,
+            state=_invitation_state(found),
+            already_member=False,
+            email_matches=current_user.email.lower() == found.email.lower(),
+            token=token,
+            form=form,
+        ), error.status
+    flash(f"Welcome to {scheme.name}! This is your page in the scheme.")
+    return redirect(url_for("member.overview", slug=scheme.slug))
+
+
+def _memberships() -> list[dict[str, Any]]:
+    from timebank.platform.web.routes import my_schemes
+
+    return my_schemes()

@@ -1,0 +1,143 @@
+"""A coordinator's pages (``/s/<slug>/manage/…``): the dashboard, its CSV, and first steps.
+
+The other coordinator pages add their routes to this blueprint: people
+(claims, members, invitations, imports, awards) in :mod:`.manage_people`, the
+catalogue (activities, rewards, the policy) in :mod:`.manage_catalogue`, the
+ledger (reversals, exchange agreements) in :mod:`.manage_ledger`. Every view
+asks :func:`page_access` for a coordinator (403 otherwise).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from flask import Flask, Response, request
+
+from timebank.platform.web import charts, reads
+from timebank.platform.web.forms import Form
+from timebank.platform.web.pages.common import page_access, render, scheme_blueprint
+from timebank.tenants.ledger import services as ledger
+from timebank.tenants.memberships.services import get_member
+from timebank.tenants.reports import services as reports
+
+bp = scheme_blueprint("manage", "/manage")
+
+
+def register(app: Flask) -> None:
+    from timebank.platform.web.pages import (  # noqa: F401  (routes on ``bp``)
+        manage_catalogue,
+        manage_ledger,
+        manage_people,
+    )
+
+    app.register_blueprint(bp)
+
+
+@bp.before_request
+def _coordinators_only() -> None:
+    page_access(coordinator=True)
+
+
+@bp.route("/")
+def dashboard(slug: str) -> Any:
+    access = page_access(coordinator=True)
+    weeks = reports.weekly_figures(access.scheme)
+    labels = [week.start.strftime("%d %b") for week in weeks]
+    hours_chart = charts.bar_chart(
+        "Hours earned and spent each week",
+        labels,
+        [
+            ("Earned", [charts.hours(week.earned) for week in weeks]),
+            ("Spent on rewards", [charts.hours(week.spent) for week in weeks]),
+            ("Paid between members", [charts.hours(week.exchanged) for week in weeks]),
+        ],
+        label_every=2,
+    )
+    active_chart = charts.bar_chart(
+        "Members active each week",
+        labels,
+        [("Active members", [float(week.active_members) for week in weeks])],
+        unit="members",
+        label_every=2,
+    )
+    people = reads.directory(access, exclude_self=False) or []
+    member_id = _chosen_member(people)
+    member_chart = None
+    if member_id is not None:
+        flows = reports.member_given_received(access.scheme, ledger.member_account(member_id).id)
+        member_chart = charts.bar_chart(
+            f"{ledger.member_names([member_id]).get(member_id, '')}: hours given and received",
+            labels,
+            [
+                ("Given (credits in)", [charts.hours(week["given"]) for week in flows]),
+                ("Received (credits out)", [charts.hours(week["received"]) for week in flows]),
+            ],
+            label_every=2,
+        )
+    top = reports.top_activities(access.scheme)
+    return render(
+        "manage/dashboard.html",
+        totals=reports.scheme_totals(),
+        hours_chart=hours_chart,
+        active_chart=active_chart,
+        member_chart=member_chart,
+        member_id=member_id,
+        people=people,
+        top=top,
+        top_max=max((item["minutes"] for item in top), default=0),
+        pending=reads.claims(status="pending", limit=5),
+    )
+
+
+def _chosen_member(people: list[tuple[int, str]]) -> int | None:
+    asked = request.args.get("member_id", "")
+    if asked.isdigit() and len(asked) < 19:
+        return get_member(int(asked)).id  # 404 for another scheme's member
+    return people[0][0] if people else None
+
+
+@bp.route("/report.csv")
+def report_csv(slug: str) -> Response:
+    """The weekly figures as CSV, for a spreadsheet or a funder's report."""
+    access = page_access(coordinator=True)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        [
+            "week_starting",
+            "minutes_earned",
+            "minutes_spent",
+            "minutes_paid_between_members",
+            "active_members",
+        ]
+    )
+    for week in reports.weekly_figures(access.scheme, weeks=52):
+        writer.writerow(
+            [week.start.isoformat(), week.earned, week.spent, week.exchanged, week.active_members]
+        )
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{access.scheme.slug}-weekly.csv"'},
+    )
+
+
+@bp.route("/welcome")
+def welcome(slug: str) -> Any:
+    """First steps for the coordinator of a new scheme."""
+    return welcome_page(Form(values={"role": "member"}))
+
+
+def welcome_page(form: Form, status: int = 200) -> Any:
+    page_access(coordinator=True)
+    return render(
+        "manage/welcome.html",
+        status,
+        form=form,
+        activities=reads.activities(active=None),
+        rewards=reads.rewards(active=None),
+        members=reads.members_page(None, limit=3)[0],
+        invitations=reads.open_invitations(),
+    )

@@ -1,0 +1,124 @@
+"""The benchmark runs end to end (``--quick``) and reports every section.
+
+Only the harness is checked here — that each measurement ran, wrote sane
+figures and left nothing behind — never how fast anything was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not os.environ.get("DATABASE_URL"), reason="the bench runs against PostgreSQL"
+    ),
+]
+
+
+def _database_exists(name: str) -> bool:
+    url = make_url(os.environ["DATABASE_URL"]).set(
+        drivername="postgresql+psycopg", database="postgres"
+    )
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return (
+                conn.execute(
+                    text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+                ).first()
+                is not None
+            )
+    finally:
+        engine.dispose()
+
+
+def test_quick_bench_reports_every_section(tmp_path: Path) -> None:
+    output = tmp_path / "latest.json"
+    name = f"timebank_bench_smoke_{os.getpid()}"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--database-name",
+            name,
+            "--output",
+            str(output),
+        ],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    assert "Transfers (closed loop)" in completed.stdout
+    results = json.loads(output.read_text())
+
+    assert results["errors"] == {}, results["errors"]
+    assert results["quick"] is True
+    settings = results["settings"]
+    assert settings["cores"] >= 1 and settings["postgresql"]["version"]
+    assert settings["gunicorn"]["worker_class"] == "gthread"
+
+    transfers = results["transfers"]
+    for case in ("C0", "C1", "C2"):
+        runs = transfers["runs"][case]
+        assert [run["concurrency"] for run in runs] == settings["concurrency_levels"]
+        for run in runs:
+            assert run["ops"] > 0 and run["failed"] == 0, (case, run)
+            assert 0 < run["p50_ms"] <= run["p95_ms"] <= run["p99_ms"], (case, run)
+    assert set(transfers["ratios"]) == {"C1/C0", "C2/C0"}
+    assert all(value > 0 for value in transfers["ratios"].values())
+    assert results["statements_per_transfer"]["C1"] > 0
+    assert results["statements_per_transfer"]["C2"] > 0
+
+    open_loop = results["c2_open_loop_70"]
+    assert open_loop["requests"] > 0 and open_loop["statuses"].get("201", 0) > 0
+
+    ledger = results["ledger_size"]
+    for label in ("small", "large"):
+        check = ledger["built"][label]["check"]
+        assert check["sound"], check
+        assert check["postings"] == ledger["postings"][label]
+    assert set(ledger["ratio_p50"]) == {"balance", "statement"}
+    assert set(ledger["statuses"]) == {"200"}
+
+    tenants = results["tenant_count"]
+    assert tenants["few"]["schemes"] == 10
+    assert tenants["many"]["schemes"] == 50
+    assert tenants["few"]["get_balance"]["statuses"] == {
+        "200": tenants["few"]["get_balance"]["count"]
+    }
+    assert set(tenants["many"]["post_transfer"]["statuses"]) == {"201"}
+
+    award = results["bulk_award"]
+    if award["available"]:
+        assert award["members"] == 20 and len(award["runs_s"]) == 3
+    else:
+        assert award["reason"]
+    member_import = results["member_import"]
+    if member_import["available"]:
+        assert member_import["invited"] == member_import["rows"] == 100
+        assert member_import["status"] == "done"
+    else:
+        assert member_import["reason"]
+
+    memory = results["worker_memory"]
+    assert len(memory["workers"]) == settings["gunicorn"]["workers"]
+    assert memory["peak_mb"] > 0
+    assert set(results["targets"]) and all("met" in t for t in results["targets"].values())
+
+    assert not _database_exists(name)  # the bench drops its database

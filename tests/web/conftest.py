@@ -81,3 +81,7 @@ def text(response: TestResponse) -> str:
         .replace("&quot;", '"')
     )
     return re.sub(r"\s+", " ", body)
+
+
+# The browser fixtures (a live server, Chromium) live in browser.py.
+from tests.web.browser import browser_context, chromium, live_server  # noqa: E402, F401

@@ -242,6 +242,7 @@ def rewards(slug: str) -> Any:
 @bp.route("/rewards/<int:reward_id>/redeem", methods=["POST"])
 def redeem(slug: str, reward_id: int) -> Any:
     access = page_access()
+    spending.get_reward(reward_id)  # 404 for another scheme's reward, as for its page
     form = Form.from_request(quantity="1")
     with Submission(form, {"quantity": "quantity", "reward_id": "quantity"}) as sent:
         quantity = read_int(form, "quantity", high=1000)

@@ -10,12 +10,9 @@ import re
 import smtplib
 import time
 import uuid
-from email.charset import Charset
+from dataclasses import dataclass
 from email.header import Header
-from email.message import Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.utils import formatdate, getaddresses, parseaddr
+from email.utils import formataddr, formatdate, getaddresses, parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -32,40 +29,77 @@ SUBJECTS = {
 }
 
 
-# Bodies go out as 8-bit UTF-8: readable in the outbox and never folded, so a
-# link stays whole. The legacy (compat32) message classes build a message many
-# times faster than ``EmailMessage``'s header registry, which matters when an
-# import mails thousands of invitations.
+# A message is always the same shape: multipart/alternative with a text and
+# an HTML part, bodies as 8-bit UTF-8 (readable in the outbox and never
+# folded, so a link stays whole). It is written out directly: the email
+# package's generator spends milliseconds per message folding headers, which
+# dominated an import that mails thousands of invitations.
 _BARE_LF = re.compile(rb"(?<!\r)\n")
-_UTF8 = Charset("utf-8")
-_UTF8.body_encoding = None  # type: ignore[assignment]
 
 
-def build_message(*, to: str, template: str, context: dict[str, Any]) -> Message:
-    """A multipart/alternative message (text and HTML) from ``mail/<template>.txt|.html``."""
-    message = MIMEMultipart("alternative")
+@dataclass(frozen=True)
+class Outgoing:
+    """A serialised message and its SMTP envelope."""
+
+    sender: str
+    recipients: list[str]
+    raw: bytes
+
+
+def _header(name: str, value: str) -> str:
+    value = " ".join(value.split())  # no CR/LF can smuggle in another header
+    if value.isascii():
+        return f"{name}: {value}"
+    return f"{name}: {Header(value, 'utf-8', header_name=name).encode()}"
+
+
+def _address(value: str) -> str:
+    name, address = parseaddr(value)
+    return formataddr((name, address), charset="utf-8") if name else address
+
+
+def _part(content_type: str, body: str) -> str:
+    return (
+        f'Content-Type: {content_type}; charset="utf-8"\n'
+        "Content-Transfer-Encoding: 8bit\n\n"
+        f"{body.replace(chr(13), '')}\n"
+    )
+
+
+def build_message(*, to: str, template: str, context: dict[str, Any]) -> Outgoing:
+    """Render ``mail/<template>.txt`` and ``.html`` into one text-and-HTML message."""
     subject = SUBJECTS[template].format(**context)
-    message["From"] = current_app.config["MAIL_FROM"]
-    message["To"] = to
-    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")  # type: ignore[assignment]
-    message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = f"<{uuid.uuid4()}@timebank>"
-    message.attach(MIMEText(render_template(f"mail/{template}.txt", **context), "plain", _UTF8))  # type: ignore[arg-type]
-    message.attach(MIMEText(render_template(f"mail/{template}.html", **context), "html", _UTF8))  # type: ignore[arg-type]
-    return message
+    sender = _address(current_app.config["MAIL_FROM"])
+    recipient = _address(to)
+    boundary = f"=_{uuid.uuid4().hex}"
+    text = render_template(f"mail/{template}.txt", **context)
+    html = render_template(f"mail/{template}.html", **context)
+    lines = [
+        _header("From", sender),
+        _header("To", recipient),
+        _header("Subject", subject),
+        _header("Date", formatdate(usegmt=True)),
+        _header("Message-ID", f"<{uuid.uuid4()}@timebank>"),
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/alternative; boundary="{boundary}"',
+        "",
+        f"--{boundary}",
+        _part("text/plain", text),
+        f"--{boundary}",
+        _part("text/html", html),
+        f"--{boundary}--",
+        "",
+    ]
+    return Outgoing(
+        sender=parseaddr(sender)[1],
+        recipients=[address for _, address in getaddresses([recipient]) if address],
+        raw="\n".join(lines).encode("utf-8"),
+    )
 
 
-def envelope(message: Message) -> tuple[str, list[str]]:
-    """The SMTP envelope of a message: (sender address, recipient addresses)."""
-    sender = parseaddr(str(message["From"]))[1]
-    recipients = [address for _, address in getaddresses([str(message["To"])]) if address]
-    return sender, recipients
-
-
-def deliver(message: Message) -> None:
+def deliver(message: Outgoing) -> None:
     """Send now: SMTP when configured, else write to the outbox folder."""
-    sender, recipients = envelope(message)
-    deliver_raw(bytes(message), sender=sender, recipients=recipients)
+    deliver_raw(message.raw, sender=message.sender, recipients=message.recipients)
 
 
 def deliver_raw(raw: bytes, *, sender: str, recipients: list[str]) -> None:
@@ -90,7 +124,12 @@ def deliver_raw(raw: bytes, *, sender: str, recipients: list[str]) -> None:
 def send_mail(*, to: str, template: str, context: dict[str, Any]) -> None:
     """Queue a message to go out once the current unit of work commits."""
     message = build_message(to=to, template=template, context=context)
-    sender, recipients = envelope(message)
     from timebank.worker.queues import enqueue
 
-    enqueue("mail", "timebank.worker.mail.deliver_message", bytes(message), recipients, sender)
+    enqueue(
+        "mail",
+        "timebank.worker.mail.deliver_message",
+        message.raw,
+        message.recipients,
+        message.sender,
+    )

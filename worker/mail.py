@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.utils import getaddresses, parseaddr
 
-from timebank.platform.mail import deliver_raw, envelope
+from timebank.platform.mail import deliver_raw
 from timebank.worker.queues import job
 
 
@@ -18,5 +19,6 @@ def deliver_message(
         # Queued by an older release: read the envelope from the headers.
         message = message_from_bytes(raw, policy=policy.default)
         assert isinstance(message, EmailMessage)
-        sender, recipients = envelope(message)
+        sender = parseaddr(str(message["From"]))[1]
+        recipients = [address for _, address in getaddresses([str(message["To"])]) if address]
     deliver_raw(raw, sender=sender, recipients=recipients)

@@ -67,3 +67,11 @@ def test_failed_jobs_are_for_operators_only(world: World) -> None:
         assert problem(api.get("/api/v1/platform/jobs/failed"))["code"] == "operator_only"
         assert problem(api.post("/api/v1/platform/jobs/failed/x/retry"))["status"] == 403
     assert problem(world.api().get("/api/v1/platform/jobs/failed"))["status"] == 401
+
+
+def test_worker_command_needs_redis(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["worker", "--burst"])
+    assert result.exit_code == 2
+    assert "needs REDIS_URL" in result.output
+    result = app.test_cli_runner().invoke(args=["worker", "--queues", "default,nope"])
+    assert result.exit_code == 2

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from flask import Flask
 
 from tests.factories import World, make_operator
@@ -144,3 +145,27 @@ def test_worker_with_scheduler_runs_the_periodic_jobs(
     if datetime.now(UTC).hour >= 2:
         check = world.api(make_operator(app)).get("/api/v1/platform/jobs/ledger-check").get_json()
         assert check["ok"] is True and check["breaks"] == []
+
+
+@needs_redis
+@pytest.mark.slow
+def test_long_running_worker_ticks_in_a_scheduler_process_that_stops_with_it(
+    app: Flask, world: World, redis_url: str, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    from tests.worker.conftest import descendants, wait_for
+    from timebank.worker.queues import redis_connection, redis_key
+
+    worker = start_worker("--with-scheduler", "--scheduler-interval", "1")
+    with app.app_context():
+        redis = redis_connection()
+        today = datetime.now(UTC).date().isoformat()
+        marker = redis_key("scheduled", f"expiry:{world.a.id}:")
+        wait_for(lambda: redis.keys(marker + "*"), timeout=60)
+        wait_for(lambda: get_queue("default").count == 0 and today, timeout=60)
+        assert redis.get(redis_key("scheduler:leader")) is not None
+    assert "scheduler started" in worker.output()
+    children = descendants(worker.process.pid)
+    assert children, "no scheduler process"
+    worker.stop()
+    assert worker.process.returncode is not None
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in children), timeout=20)

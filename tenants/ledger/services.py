@@ -1,51 +1,45 @@
-"""The posting service — the only writer of ledger rows — and the ledger's operations.
+"""The ledger's operations: accounts, peer transfers, reversals, statements.
 
-``post_transaction`` takes the legs of one business event, locks the affected
-accounts in id order (``SELECT … FOR UPDATE``), checks each account's limits
-(a member's own limits override the policy default), inserts the transaction
-and its postings, and moves the cached balances and account versions, all in
-the caller's unit of work. A refusal raises a ``RuleViolation`` whose code
-names the rule and writes nothing (the unit of work rolls back).
-
-Operations built on it: peer transfers, reversals, gifts and grants; earning,
-spending and the exchange call it with their own legs.
+Every write goes through the posting service in :mod:`.posting` (its names
+are handed on from here, so callers import the ledger from one place):
+earning, spending and the exchange call it with their own legs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import and_, select
 
 from timebank.platform import audit
 from timebank.platform.api.errors import FieldError, NotFound, RuleViolation
-from timebank.platform.db import atomic, db, in_atomic, next_ids, utcnow
+from timebank.platform.db import atomic, db, next_ids
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.ledger.models import SCHEME_ACCOUNT_KINDS, Account, Posting, Transaction
+from timebank.tenants.ledger.posting import (
+    MAX_AMOUNT,
+    Leg,
+    effective_limits,
+    format_minutes,
+    lock_accounts,
+    lock_member_accounts,
+    post_many,
+    post_transaction,
+)
 from timebank.tenants.memberships.models import Member
 from timebank.tenants.policy.services import current_policy
 
-MAX_AMOUNT = 2**31 - 1
-
-
-@dataclass(frozen=True)
-class Leg:
-    """One side of a transaction: ``amount`` > 0 credits the account, < 0 debits it."""
-
-    account_id: int
-    amount: int
-
-
-def format_minutes(minutes: int) -> str:
-    """``-630`` → ``"−10:30 hours"``: how coordinators and members read balances."""
-    sign = "−" if minutes < 0 else ""
-    hours, rest = divmod(abs(minutes), 60)
-    return f"{sign}{hours}:{rest:02d} hours"
-
+__all__ = [  # the posting service's names, handed on
+    "MAX_AMOUNT",
+    "Leg",
+    "effective_limits",
+    "format_minutes",
+    "lock_accounts",
+    "lock_member_accounts",
+    "post_many",
+    "post_transaction",
+]
 
 # --- accounts ---------------------------------------------------------------
 
@@ -83,335 +77,6 @@ def member_account(member_id: int) -> Account:
 
 def scheme_account(kind: str) -> Account:
     return db.session.execute(select(Account).where(Account.kind == kind)).scalar_one()
-
-
-def effective_limits(account: Account, policy: dict[str, Any]) -> tuple[int | None, int | None]:
-    """The limits that apply: the account's own, else the policy default for members."""
-    low, high = account.min_balance, account.max_balance
-    if account.kind == "member":
-        if low is None:
-            low = policy["balance"]["min"]
-        if high is None:
-            high = policy["balance"]["max"]
-    return low, high
-
-
-def _lock_accounts(account_ids: Iterable[int]) -> dict[int, Account]:
-    ids = sorted(set(account_ids))
-    accounts = db.session.execute(
-        select(Account)
-        .where(Account.id.in_(ids))
-        .order_by(Account.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalars()
-    found = {account.id: account for account in accounts}
-    if len(found) != len(ids):
-        raise NotFound("An account of this transaction does not exist in this scheme.")
-    return found
-
-
-# --- the posting service ----------------------------------------------------
-
-
-def post_transaction(
-    scheme: Scheme,
-    *,
-    kind: str,
-    legs: Sequence[Leg],
-    actor_user_id: int | None,
-    memo: str | None = None,
-    idempotency_key: str | None = None,
-    reverses_id: int | None = None,
-    partner_scheme_id: int | None = None,
-    exchange_id: int | None = None,
-    names: dict[int, str] | None = None,
-) -> Transaction:
-    """Write one balanced transaction. Must run inside a unit of work (``atomic``).
-
-    ``names`` maps account ids to the words used in refusals ("Your balance",
-    "Ann's balance"). Raises ``RuleViolation`` (``insufficient_balance``,
-    ``balance_above_maximum``, ``account_closed``) and writes nothing.
-    """
-    if not in_atomic():
-        raise RuntimeError("post_transaction must run inside a unit of work")
-    if len(legs) < 2 or sum(leg.amount for leg in legs) != 0:
-        raise ValueError("a transaction needs at least two legs summing to zero")
-    if any(leg.amount == 0 or abs(leg.amount) > MAX_AMOUNT for leg in legs):
-        raise ValueError("leg amounts must be non-zero and fit in 31 bits")
-    if idempotency_key is not None:
-        existing = db.session.execute(
-            select(Transaction).where(Transaction.idempotency_key == idempotency_key)
-        ).scalar_one_or_none()
-        if existing is not None:
-            return existing
-
-    policy = current_policy(scheme)
-    accounts = _lock_accounts(leg.account_id for leg in legs)
-    net: dict[int, int] = {}
-    for leg in legs:
-        net[leg.account_id] = net.get(leg.account_id, 0) + leg.amount
-    for account_id, delta in net.items():
-        account = accounts[account_id]
-        label = (names or {}).get(account_id) or _describe(account)
-        _check_limits(scheme, policy, account, account.balance, delta, label)
-
-    transaction = Transaction(
-        scheme_id=scheme.id,
-        kind=kind,
-        amount=sum(leg.amount for leg in legs if leg.amount > 0),
-        memo=memo,
-        created_by=actor_user_id,
-        idempotency_key=idempotency_key,
-        policy_version=scheme.policy_version,
-        reverses_id=reverses_id,
-        partner_scheme_id=partner_scheme_id,
-        exchange_id=exchange_id,
-    )
-    db.session.add(transaction)
-    try:
-        db.session.flush()
-    except IntegrityError as error:
-        if reverses_id is not None:
-            raise RuleViolation(
-                "This transaction has already been reversed.", code="already_reversed"
-            ) from error
-        raise
-    postings = []
-    for leg in legs:
-        account = accounts[leg.account_id]
-        account.balance += leg.amount
-        account.version += 1
-        postings.append(
-            Posting(
-                scheme_id=scheme.id,
-                transaction_id=transaction.id,
-                account_id=account.id,
-                amount=leg.amount,
-                balance_after=account.balance,
-                account_version=account.version,
-            )
-        )
-    db.session.add_all(postings)
-    db.session.flush()
-    transaction.__dict__["postings"] = postings  # loaded: serialisers need no query
-    return transaction
-
-
-def _check_limits(
-    scheme: Scheme,
-    policy: dict[str, Any],
-    account: Account,
-    balance: int,
-    delta: int,
-    label: str,
-) -> None:
-    """Refuse moving ``account`` from ``balance`` by ``delta`` if it breaks a limit."""
-    if account.status != "open":
-        raise RuleViolation(f"{label} is closed.", code="account_closed")
-    low, high = effective_limits(account, policy)
-    after = balance + delta
-    if delta < 0 and low is not None and after < low:
-        raise RuleViolation(
-            f"{label} would go to {format_minutes(after)}, below its minimum of "
-            f"{format_minutes(low)} in {scheme.name}.",
-            code="insufficient_balance",
-            extra={"balance": balance, "min_balance": low, "account_id": account.id},
-        )
-    if delta > 0 and high is not None and after > high:
-        raise RuleViolation(
-            f"{label} would go to {format_minutes(after)}, above its maximum of "
-            f"{format_minutes(high)} in {scheme.name}.",
-            code="balance_above_maximum",
-            extra={"balance": balance, "max_balance": high, "account_id": account.id},
-        )
-
-
-def lock_accounts(account_ids: Iterable[int]) -> dict[int, Account]:
-    """Lock accounts ``FOR UPDATE`` in id order (the ledger's one lock order); 404 if missing.
-
-    For services that must read something consistent with a balance before
-    posting (an earning cap): take the same locks ``post_transaction`` will.
-    """
-    return _lock_accounts(account_ids)
-
-
-def post_many(
-    scheme: Scheme,
-    *,
-    kind: str,
-    entries: Sequence[Sequence[Leg]],
-    actor_user_id: int | None,
-    memo: str | None = None,
-    names: dict[int, str] | None = None,
-) -> list[dict[str, Any]]:
-    """Write many balanced transactions at once, all or none (bulk awards).
-
-    The effect and the refusals are those of calling ``post_transaction`` for
-    each entry in order, but every account is locked in one query (id order),
-    and transactions, postings and balances are written with one statement
-    each, so a thousand transactions cost a handful of round trips. Returns the
-    transactions in the order of ``entries``, described as by
-    ``describe_transactions`` (without loading a thousand rows back).
-    """
-    if not in_atomic():
-        raise RuntimeError("post_many must run inside a unit of work")
-    for legs in entries:
-        if len(legs) < 2 or sum(leg.amount for leg in legs) != 0:
-            raise ValueError("a transaction needs at least two legs summing to zero")
-        if any(leg.amount == 0 or abs(leg.amount) > MAX_AMOUNT for leg in legs):
-            raise ValueError("leg amounts must be non-zero and fit in 31 bits")
-    if not entries:
-        return []
-    policy = current_policy(scheme)
-    accounts = _lock_accounts(leg.account_id for legs in entries for leg in legs)
-    balance = {account_id: account.balance for account_id, account in accounts.items()}
-    version = {account_id: account.version for account_id, account in accounts.items()}
-    for legs in entries:
-        net: dict[int, int] = {}
-        for leg in legs:
-            net[leg.account_id] = net.get(leg.account_id, 0) + leg.amount
-        for account_id, delta in net.items():
-            account = accounts[account_id]
-            label = (names or {}).get(account_id) or _describe(account)
-            _check_limits(scheme, policy, account, balance[account_id], delta, label)
-            balance[account_id] += delta
-
-    session = db.session()
-    transaction_ids = next_ids(session, "transactions", len(entries))
-    posting_ids = iter(next_ids(session, "postings", sum(len(legs) for legs in entries)))
-    now = utcnow()
-    balance = {account_id: account.balance for account_id, account in accounts.items()}
-    transaction_rows: list[dict[str, Any]] = []
-    posting_rows: list[dict[str, Any]] = []
-    by_transaction: list[list[dict[str, Any]]] = []
-    for transaction_id, legs in zip(transaction_ids, entries, strict=True):
-        by_transaction.append([])
-        transaction_rows.append(
-            {
-                "scheme_id": scheme.id,
-                "id": transaction_id,
-                "kind": kind,
-                "amount": sum(leg.amount for leg in legs if leg.amount > 0),
-                "memo": memo,
-                "created_by": actor_user_id,
-                "created_at": now,
-                "policy_version": scheme.policy_version,
-            }
-        )
-        for leg in legs:
-            balance[leg.account_id] += leg.amount
-            version[leg.account_id] += 1
-            posting = {
-                "scheme_id": scheme.id,
-                "id": next(posting_ids),
-                "transaction_id": transaction_id,
-                "account_id": leg.account_id,
-                "amount": leg.amount,
-                "balance_after": balance[leg.account_id],
-                "account_version": version[leg.account_id],
-            }
-            posting_rows.append(posting)
-            by_transaction[-1].append(posting)
-    _bulk_insert(Transaction.__table__, transaction_rows)
-    _bulk_insert(Posting.__table__, posting_rows)
-    _bulk_set_balances(scheme.id, {i: (balance[i], version[i]) for i in sorted(accounts)})
-    for account_id, account in accounts.items():
-        set_committed_value(account, "balance", balance[account_id])
-        set_committed_value(account, "version", version[account_id])
-    return [
-        _posted(row, postings, accounts)
-        for row, postings in zip(transaction_rows, by_transaction, strict=True)
-    ]
-
-
-def _posted(
-    row: dict[str, Any], postings: list[dict[str, Any]], accounts: dict[int, Account]
-) -> dict[str, Any]:
-    """A transaction just written by ``post_many``, as ``describe_transactions`` shows it."""
-    return {
-        "id": row["id"],
-        "kind": row["kind"],
-        "amount": row["amount"],
-        "memo": row["memo"],
-        "created_at": row["created_at"],
-        "reverses_id": None,
-        "reversed_by_id": None,
-        "partner": None,
-        "postings": [
-            {
-                "account": accounts[posting["account_id"]].kind,
-                "account_id": posting["account_id"],
-                "member_id": accounts[posting["account_id"]].member_id,
-                "amount": posting["amount"],
-                "balance_after": posting["balance_after"],
-            }
-            for posting in postings
-        ],
-    }
-
-
-# One statement per table whatever the number of rows. On PostgreSQL the rows
-# travel as one array per column (``unnest``): a statement per row costs a
-# round trip each, and a thousand-row VALUES list with thousands of bound
-# parameters costs the driver more to build and parse than the server to run.
-
-
-def _bulk_insert(table: Any, rows: list[dict[str, Any]]) -> None:
-    session = db.session()
-    dialect = session.get_bind().dialect
-    if dialect.name != "postgresql":
-        session.execute(insert(table), rows)
-        return
-    names = list(rows[0])
-    arrays = ", ".join(
-        f"CAST(:{name} AS {table.c[name].type.compile(dialect)}[])" for name in names
-    )
-    session.execute(
-        text(f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"),
-        {name: [row[name] for row in rows] for name in names},
-    )
-
-
-def _bulk_set_balances(scheme_id: int, moved: dict[int, tuple[int, int]]) -> None:
-    """Set ``(balance, version)`` of many accounts (already locked by the caller)."""
-    session = db.session()
-    table = Account.__table__
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text(
-                "UPDATE accounts SET balance = moved.balance, version = moved.version "
-                "FROM unnest(CAST(:ids AS BIGINT[]), CAST(:balances AS BIGINT[]), "
-                "CAST(:versions AS INTEGER[])) AS moved(id, balance, version) "
-                "WHERE accounts.scheme_id = :scheme_id AND accounts.id = moved.id"
-            ),
-            {
-                "scheme_id": scheme_id,
-                "ids": list(moved),
-                "balances": [balance for balance, _ in moved.values()],
-                "versions": [version for _, version in moved.values()],
-            },
-        )
-        return
-    session.execute(
-        update(table)
-        .where(table.c.scheme_id == scheme_id, table.c.id == bindparam("account_id"))
-        .values(balance=bindparam("new_balance"), version=bindparam("new_version")),
-        [
-            {"account_id": i, "new_balance": balance, "new_version": version}
-            for i, (balance, version) in moved.items()
-        ],
-    )
-
-
-def _describe(account: Account) -> str:
-    if account.kind == "member":
-        return "The member's balance"
-    if account.kind == "pot":
-        return "The community pot"
-    if account.kind == "clearing":
-        return "The exchange clearing account"
-    return f"The scheme's {account.kind} account"
 
 
 # --- transfers, gifts, reversals -------------------------------------------
@@ -466,8 +131,8 @@ def post_transfer(
             code="amount_above_maximum",
             extra={"max_amount": rules["max_amount"]},
         )
-    payer_account = member_account(payer.id)
-    payee_account = member_account(payee.id)
+    accounts = lock_member_accounts([payer.id, payee.id])
+    payer_account, payee_account = accounts[payer.id], accounts[payee.id]
     return post_transaction(
         scheme,
         kind="transfer",
@@ -475,6 +140,7 @@ def post_transfer(
         actor_user_id=actor_user_id,
         memo=memo,
         names={payer_account.id: "Your balance", payee_account.id: "The payee's balance"},
+        locked={account.id: account for account in accounts.values()},
     )
 
 
@@ -498,7 +164,7 @@ def reverse_transaction(
         .order_by(Posting.id)
     ).all()
     mirror = [Leg(account_id, -amount) for account_id, amount in legs]
-    _lock_accounts(leg.account_id for leg in mirror)
+    lock_accounts(leg.account_id for leg in mirror)
     # Checked after the locks: a concurrent reversal has committed by now.
     if reversal_of(original.id) is not None:
         raise RuleViolation("This transaction has already been reversed.", code="already_reversed")
@@ -553,16 +219,21 @@ def describe_transactions(transactions: Sequence[Transaction]) -> list[dict[str,
     """Serialisable transactions with their postings: two queries for any number."""
     if not transactions:
         return []
-    ids = [t.id for t in transactions]
-    rows = db.session.execute(
-        select(Posting, Account.kind, Account.member_id)
-        .join(
-            Account,
-            and_(Account.scheme_id == Posting.scheme_id, Account.id == Posting.account_id),
-        )
-        .where(Posting.transaction_id.in_(ids))
-        .order_by(Posting.transaction_id, Posting.id)
-    ).all()
+    stored = [t for t in transactions if "described_postings" not in t.__dict__]
+    ids = [t.id for t in stored]
+    rows = (
+        []
+        if not ids
+        else db.session.execute(
+            select(Posting, Account.kind, Account.member_id)
+            .join(
+                Account,
+                and_(Account.scheme_id == Posting.scheme_id, Account.id == Posting.account_id),
+            )
+            .where(Posting.transaction_id.in_(ids))
+            .order_by(Posting.transaction_id, Posting.id)
+        ).all()
+    )
     legs: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
     for posting, kind, member_id in rows:
         legs[posting.transaction_id].append(
@@ -574,11 +245,18 @@ def describe_transactions(transactions: Sequence[Transaction]) -> list[dict[str,
                 "balance_after": posting.balance_after,
             }
         )
-    reversed_by = dict(
-        db.session.execute(
-            select(Transaction.reverses_id, Transaction.id).where(Transaction.reverses_id.in_(ids))
-        ).all()
-    )
+    for t in transactions:
+        if t.id not in legs:
+            legs[t.id] = t.__dict__["described_postings"]  # just written: nothing to load
+    reversed_by: dict[int | None, int] = {}
+    if ids:
+        reversed_by = dict(
+            db.session.execute(  # type: ignore[arg-type]
+                select(Transaction.reverses_id, Transaction.id).where(
+                    Transaction.reverses_id.in_(ids)
+                )
+            ).all()
+        )
     partners = _partner_slugs({t.partner_scheme_id for t in transactions if t.partner_scheme_id})
     return [
         {

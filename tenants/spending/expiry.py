@@ -11,8 +11,9 @@ refunded debit consumed nothing.
 A lot earned on day D lapses on D + ``after_days``. ``expire_credits`` posts,
 per member, one ``expiry`` transaction to the scheme's ``expiry`` account with
 the idempotency key ``expiry:{member_id}:{as_of}``, so a second run for the
-same day changes nothing. Each member is settled in a unit of work of its
-own, with the account locked while its lots are recomputed.
+same day changes nothing. Accounts are settled in chunks, one unit of work
+each, with the chunk's accounts locked (in id order) while their lots are
+recomputed.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ from timebank.tenants.policy.services import current_policy
 from timebank.tenants.spending.models import ExpiryNotice
 
 NOTICE_DAYS = 14
-BATCH = 500
+BATCH = 500  # accounts read per query
+CHUNK = 50  # accounts settled per unit of work
 
 
 @dataclass
@@ -164,7 +166,7 @@ def expire_credits(scheme: Scheme, as_of: date) -> int:
     if not expiry:
         return 0
     after_days: int = expiry["after_days"]
-    total = members = 0
+    lapsed: list[int] = []
     for batch in _candidates():
         member_of = dict(batch)
         due = [
@@ -172,15 +174,10 @@ def expire_credits(scheme: Scheme, as_of: date) -> int:
             for account_id, history in _histories(list(member_of))
             if _due(unspent_lots(history, scheme.timezone), after_days, as_of) > 0
         ]
-        for account_id in due:
-            lapsed = run_atomic(
-                partial(
-                    _expire_account, scheme, account_id, member_of[account_id], after_days, as_of
-                )
-            )
-            if lapsed:
-                total += lapsed
-                members += 1
+        for start in range(0, len(due), CHUNK):
+            chunk = {account_id: member_of[account_id] for account_id in due[start : start + CHUNK]}
+            lapsed += run_atomic(partial(_expire_accounts, scheme, chunk, after_days, as_of))
+    total = sum(lapsed)
     if total:
         run_atomic(
             lambda: audit.record(
@@ -188,39 +185,54 @@ def expire_credits(scheme: Scheme, as_of: date) -> int:
                 "credits.expired",
                 actor_user_id=None,
                 target=f"scheme:{scheme.slug}",
-                details={"as_of": as_of.isoformat(), "minutes": total, "members": members},
+                details={"as_of": as_of.isoformat(), "minutes": total, "members": len(lapsed)},
             )
         )
     return total
 
 
-def _expire_account(
-    scheme: Scheme, account_id: int, member_id: int, after_days: int, as_of: date
-) -> int:
-    key = f"expiry:{member_id}:{as_of.isoformat()}"
-    if db.session.execute(select(Transaction.id).where(Transaction.idempotency_key == key)).first():
-        return 0
-    account = db.session.execute(
-        select(Account)
-        .where(Account.id == account_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
-    if account.status != "open" or account.balance <= 0:
-        return 0
-    history = next((h for _, h in _histories([account_id])), [])
-    amount = min(_due(unspent_lots(history, scheme.timezone), after_days, as_of), account.balance)
-    if amount <= 0:
-        return 0
-    post_transaction(
-        scheme,
-        kind="expiry",
-        legs=[Leg(account.id, -amount), Leg(scheme_account("expiry").id, amount)],
-        actor_user_id=None,
-        memo=f"Credits earned on or before {as_of - timedelta(days=after_days)} lapsed",
-        idempotency_key=key,
+def _expire_accounts(
+    scheme: Scheme, member_of: dict[int, int], after_days: int, as_of: date
+) -> list[int]:
+    """One unit of work for a chunk of accounts: lock them, recompute, post; the amounts."""
+    keys = {account_id: f"expiry:{member_of[account_id]}:{as_of}" for account_id in member_of}
+    done = set(
+        db.session.execute(
+            select(Transaction.idempotency_key).where(
+                Transaction.idempotency_key.in_(list(keys.values()))
+            )
+        ).scalars()
     )
-    return amount
+    accounts = {
+        account.id: account
+        for account in db.session.execute(
+            select(Account)
+            .where(Account.id.in_(list(member_of)))
+            .order_by(Account.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalars()
+    }
+    histories = dict(_histories(sorted(accounts)))
+    expiry_account = scheme_account("expiry")
+    lapsed = []
+    for account_id, account in accounts.items():
+        if keys[account_id] in done or account.status != "open" or account.balance <= 0:
+            continue
+        lots = unspent_lots(histories.get(account_id, []), scheme.timezone)
+        amount = min(_due(lots, after_days, as_of), account.balance)
+        if amount <= 0:
+            continue
+        post_transaction(
+            scheme,
+            kind="expiry",
+            legs=[Leg(account.id, -amount), Leg(expiry_account.id, amount)],
+            actor_user_id=None,
+            memo=f"Credits earned on or before {as_of - timedelta(days=after_days)} lapsed",
+            idempotency_key=keys[account_id],
+        )
+        lapsed.append(amount)
+    return lapsed
 
 
 # --- notices ------------------------------------------------------------------

@@ -70,7 +70,7 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 # primary key, so ids of tenant tables are handed out here on SQLite (one
 # process owns an embedded database). PostgreSQL uses identity columns.
 _id_lock = threading.Lock()
-_last_ids: dict[tuple[int, str], int] = {}
+_last_ids: dict[tuple[str, str], int] = {}
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -198,10 +198,15 @@ def next_ids(session: Session, table: str, count: int) -> list[int]:
             text("SELECT nextval(:seq) FROM generate_series(1, :n)"), {"seq": sequence, "n": count}
         )
         return [row[0] for row in rows]
+    # SQLite: the highest id is read once per process and table (a full scan:
+    # ``id`` is the second column of the primary key), then counted on here.
+    # The embedded default has one writing process.
+    key = (str(bind.url), table)
     with _id_lock:
-        key = (id(bind), table)
-        current = session.execute(text(f'SELECT coalesce(max(id), 0) FROM "{table}"')).scalar_one()
-        start = max(int(current), _last_ids.get(key, 0)) + 1
+        if key not in _last_ids:
+            current = session.execute(text(f'SELECT coalesce(max(id), 0) FROM "{table}"')).scalar_one()
+            _last_ids[key] = int(current)
+        start = _last_ids[key] + 1
         _last_ids[key] = start + count - 1
     return list(range(start, start + count))
 

@@ -111,10 +111,8 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
 
         def claim_and_run() -> Response:
             response = _as_response(view, args, kwargs)  # resolves the scheme and user
-            if response.status_code >= 500:
-                raise _Refused(response)
             if response.status_code >= 400:
-                raise _Refused(response)
+                raise _Refused(response)  # roll the view's work back; store below
             _store(key, fingerprint, response)
             return response
 
@@ -124,17 +122,14 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
             except _Refused as refused:
                 state["refused"] = refused.response
             except _KeyTaken:
-                pass
-            except IntegrityError:
-                # the key's unique index: a concurrent request with this key committed first
-                pass
+                pass  # replay the stored response below
             refused_response = state.pop("refused", None)
             if refused_response is not None:
                 if refused_response.status_code >= 500:
                     return refused_response
                 try:
                     return _store_refusal(key, fingerprint, refused_response)
-                except (IntegrityError, _KeyTaken):
+                except _KeyTaken:
                     pass
             user_id = _current_user_id()
             if user_id is not None and tenancy.current().scheme_id is not None:
@@ -149,8 +144,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class _KeyTaken(Exception):
-    def __init__(self, row: IdempotencyKey) -> None:
-        self.row = row
+    """The key's row exists already (committed by an earlier or concurrent request)."""
 
 
 def _current_user_id() -> int | None:
@@ -176,9 +170,8 @@ def _store(key: str, fingerprint: str, response: Response) -> None:
     scheme_id = tenancy.current().scheme_id
     if user_id is None or scheme_id is None:
         return  # 401/404 before the scheme resolved: nothing to key
-    existing = _find(user_id, key)
-    if existing is not None:
-        raise _KeyTaken(existing)
+    # No look-up first: the unique index decides, and a concurrent request
+    # with the same key blocks on it until the first commits.
     db.session.add(
         IdempotencyKey(
             scheme_id=scheme_id,
@@ -190,7 +183,12 @@ def _store(key: str, fingerprint: str, response: Response) -> None:
             content_type=response.mimetype or "application/json",
         )
     )
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError as error:
+        if "idempotency_keys" in str(error.orig):
+            raise _KeyTaken() from error
+        raise
 
 
 def _store_refusal(key: str, fingerprint: str, response: Response) -> Response:

@@ -34,7 +34,7 @@ from timebank.tenants.ledger.services import (
 )
 from timebank.tenants.memberships.models import Member
 from timebank.tenants.memberships.services import coordinator_count
-from timebank.tenants.spending.services import check_peer_rules
+from timebank.tenants.spending.gifts import check_peer_rules
 
 
 @atomic

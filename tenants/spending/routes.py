@@ -12,7 +12,7 @@ from timebank.platform.api.pagination import keyset_page, page
 from timebank.tenants.ledger.schemas import TransactionOut
 from timebank.tenants.ledger.services import describe_transactions
 from timebank.tenants.memberships.services import get_member, resolve_scheme_from_url, scheme_access
-from timebank.tenants.spending import leaving, services
+from timebank.tenants.spending import gifts, leaving, services
 from timebank.tenants.spending.models import Redemption, Reward
 from timebank.tenants.spending.schemas import (
     DecisionIn,
@@ -164,7 +164,7 @@ def cancel(body: dict[str, Any], slug: str, redemption_id: int) -> dict[str, Any
 def gift(body: dict[str, Any], slug: str) -> dict[str, Any]:
     """Give credits to the community pot (``"to": "pot"``) or to a member (``"to": <member id>``)."""
     access = scheme_access(slug, write=True)
-    transaction = services.give(
+    transaction = gifts.give(
         access.scheme,
         access.member,
         to=body["to"],
@@ -179,7 +179,7 @@ def gift(body: dict[str, Any], slug: str) -> dict[str, Any]:
 @blp.response(200, PotOut)
 def pot(slug: str) -> dict[str, Any]:
     scheme_access(slug)
-    return {"balance": services.pot_balance()}
+    return {"balance": gifts.pot_balance()}
 
 
 @blp.route("/pot/grants", methods=["POST"])
@@ -188,7 +188,7 @@ def pot(slug: str) -> dict[str, Any]:
 @blp.response(201, TransactionOut)
 def grant(body: dict[str, Any], slug: str) -> dict[str, Any]:
     access = scheme_access(slug, write=True, coordinator=True)
-    transaction = services.grant_from_pot(
+    transaction = gifts.grant_from_pot(
         access.scheme,
         access.member,
         to_member_id=body["to_member_id"],

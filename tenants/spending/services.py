@@ -10,8 +10,8 @@ locks accounts in id order). Cancelling posts the refund as the reversal of
 the spend, once: the redemption row is locked first, and the ledger allows
 one reversal per transaction.
 
-Credit expiry lives in :mod:`.expiry` (handed on from here); leaving a scheme
-in :mod:`.leaving`.
+Credit expiry lives in :mod:`.expiry` (handed on from here), gifts and the
+pot in :mod:`.gifts`, leaving a scheme in :mod:`.leaving`.
 """
 
 from __future__ import annotations
@@ -25,19 +25,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from timebank.platform import audit
-from timebank.platform.api.errors import FieldError, Forbidden, NotFound, RuleViolation
+from timebank.platform.api.errors import FieldError, NotFound, RuleViolation
 from timebank.platform.db import atomic, db
 from timebank.platform.identity.models import User
 from timebank.platform.schemes.models import Scheme
 from timebank.platform.schemes.services import provisioner
-from timebank.tenants.ledger.models import Transaction
 from timebank.tenants.ledger.services import (
     MAX_AMOUNT,
     Leg,
-    format_minutes,
     member_account,
     post_transaction,
-    resolve_payee,
     reversal_of,
     reverse_transaction,
     scheme_account,
@@ -401,102 +398,3 @@ def cancel_redemption(
         details={"code": redemption.code, "refund_transaction_id": refund_id},
     )
     return redemption
-
-
-# --- gifts and the pot --------------------------------------------------------
-
-
-def pot_balance() -> int:
-    return scheme_account("pot").balance
-
-
-@atomic
-def give(
-    scheme: Scheme,
-    giver: Member,
-    *,
-    to: int | str,
-    amount: int,
-    memo: str | None,
-    actor_user_id: int,
-) -> Transaction:
-    """Give credits to the community pot (always allowed) or to another member.
-
-    A gift to a member follows the policy's ``peer_transfers`` rules
-    (``peer_transfers_disabled``, ``amount_above_maximum``).
-    """
-    giver_account = member_account(giver.id)
-    if to == "pot":
-        target = scheme_account("pot")
-        names = {giver_account.id: "Your balance"}
-    else:
-        payee = resolve_payee("to", int(to), payer=giver)
-        check_peer_rules(scheme, amount)
-        target = member_account(payee.id)
-        names = {giver_account.id: "Your balance", target.id: "The recipient's balance"}
-    return post_transaction(
-        scheme,
-        kind="gift",
-        legs=[Leg(giver_account.id, -amount), Leg(target.id, amount)],
-        actor_user_id=actor_user_id,
-        memo=memo,
-        names=names,
-    )
-
-
-def check_peer_rules(scheme: Scheme, amount: int | None) -> None:
-    """Refuse a member-to-member movement the policy forbids (``amount`` None: no cap check)."""
-    rules = current_policy(scheme)["peer_transfers"]
-    if not rules["enabled"]:
-        raise RuleViolation(
-            f"Members of {scheme.name} cannot give credits to each other directly; "
-            "give them to the community pot instead.",
-            code="peer_transfers_disabled",
-        )
-    if amount is not None and rules["max_amount"] is not None and amount > rules["max_amount"]:
-        raise RuleViolation(
-            f"A gift in {scheme.name} can be at most {format_minutes(rules['max_amount'])}.",
-            code="amount_above_maximum",
-            extra={"max_amount": rules["max_amount"]},
-        )
-
-
-@atomic
-def grant_from_pot(
-    scheme: Scheme,
-    coordinator: Member,
-    *,
-    to_member_id: int,
-    amount: int,
-    memo: str | None,
-    actor_user_id: int,
-) -> Transaction:
-    """A coordinator gives credits from the pot to a member; the pot cannot go below zero.
-
-    Raises 403 ``own_grant`` for a grant to the coordinator's own membership
-    (another coordinator must decide it, as with claims).
-    """
-    payee = resolve_payee("to_member_id", to_member_id)
-    if payee.id == coordinator.id:
-        raise Forbidden(
-            "You cannot grant credits from the pot to yourself; ask another coordinator.",
-            code="own_grant",
-        )
-    pot = scheme_account("pot")
-    payee_account = member_account(payee.id)
-    transaction = post_transaction(
-        scheme,
-        kind="gift",
-        legs=[Leg(pot.id, -amount), Leg(payee_account.id, amount)],
-        actor_user_id=actor_user_id,
-        memo=memo or "From the community pot",
-        names={pot.id: "The community pot", payee_account.id: "The member's balance"},
-    )
-    audit.record(
-        scheme.id,
-        "pot.granted",
-        actor_user_id=actor_user_id,
-        target=f"member:{payee.id}",
-        details={"amount": amount, "transaction_id": transaction.id},
-    )
-    return transaction

@@ -62,8 +62,12 @@ def bar_chart(
     unit: str = "hours",
     label_every: int = 1,
     fmt: str = "{:g}",
+    whole: bool = False,
 ) -> Chart:
-    """Grouped bars: one group per category, one bar per series (values in ``unit``)."""
+    """Grouped bars: one group per category, one bar per series (values in ``unit``).
+
+    ``whole``: the values are counts, so grid lines fall on whole numbers.
+    """
     coloured = [(name, PALETTE[index % len(PALETTE)]) for index, (name, _) in enumerate(series)]
     rows = [
         [fmt.format(values[index]) for _name, values in series] for index in range(len(categories))
@@ -72,6 +76,8 @@ def bar_chart(
     top = max((value for _name, values in series for value in values), default=0)
     chart.empty = top <= 0
     step = _nice_step(top) if top > 0 else 1
+    if whole:  # counts of people: no grid line at a quarter of a member
+        step = max(1.0, math.ceil(step))
     ceiling = step * math.ceil(top / step) if top > 0 else 4
     plot_height = chart.baseline - TOP
     plot_width = chart.right_edge - chart.left

@@ -31,7 +31,9 @@ def check(page: Any, name: str) -> None:
     assert not violations, (name, violations)
 
 
-def test_hours_logged_approved_and_spent(world: World, live_server: LiveServer, browser_context: Any) -> None:
+def test_hours_logged_approved_and_spent(
+    world: World, live_server: LiveServer, browser_context: Any
+) -> None:
     ann = world.a.members[0]
     member = browser_context().new_page()
     log_in(member, live_server, ann.email, PASSWORD)
@@ -100,7 +102,9 @@ def test_an_organisation_starts_a_scheme_and_a_member_joins(
     page.get_by_role("button", name="Send the invitation").click()
     assert "Invitation sent to maud@example.test." in page.locator(".flash").inner_text()
 
-    mail = next(p.read_text() for p in sorted(outbox.glob("*.eml")) if "maud@example.test" in p.read_text())
+    mail = next(
+        p.read_text() for p in sorted(outbox.glob("*.eml")) if "maud@example.test" in p.read_text()
+    )
     link = re.search(r"(http://127\.0\.0\.1:\d+/invitations/\S+)", mail).group(1)
     maud = browser_context(viewport={"width": 375, "height": 740}).new_page()
     maud.goto(link)
@@ -164,7 +168,9 @@ def test_an_operator_suspends_a_scheme_and_members_see_why(
     log_in(console, live_server, operator.email, PASSWORD)
     console.goto(live_server.url + "/operator/")
     check(console, "operator-console")
-    console.get_by_label("Reason for suspending Alpha Time Bank").fill("The subscription has lapsed.")
+    console.get_by_label("Reason for suspending Alpha Time Bank").fill(
+        "The subscription has lapsed."
+    )
     console.locator("form", has_text="Reason for suspending Alpha Time Bank").get_by_role(
         "button", name="Suspend"
     ).click()
@@ -200,7 +206,11 @@ def test_the_import_progress_bar_follows_the_job(
         scheme = db.session.get(Scheme, world.a.id)
         actor = db.session.get(User, world.a.coordinator.user_id)
         started = imports.start_import(
-            scheme, actor=actor, filename="people.csv", content="name,email,role\n" + rows, queue=False
+            scheme,
+            actor=actor,
+            filename="people.csv",
+            content="name,email,role\n" + rows,
+            queue=False,
         )
         import_id = started.id
     page = browser_context().new_page()

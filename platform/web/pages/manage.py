@@ -61,9 +61,10 @@ def dashboard(slug: str) -> Any:
         [("Active members", [float(week.active_members) for week in weeks])],
         unit="members",
         label_every=2,
+        whole=True,
     )
     people = reads.directory(access, exclude_self=False) or []
-    member_id = _chosen_member(people)
+    member_id = _chosen_member(people, default=access.member.id)
     member_chart = None
     if member_id is not None:
         flows = reports.member_given_received(access.scheme, ledger.member_account(member_id).id)
@@ -91,11 +92,13 @@ def dashboard(slug: str) -> Any:
     )
 
 
-def _chosen_member(people: list[tuple[int, str]]) -> int | None:
+def _chosen_member(people: list[tuple[int, str]], *, default: int) -> int | None:
+    """The member asked for, else the first member other than the coordinator looking."""
     asked = request.args.get("member_id", "")
     if asked.isdigit() and len(asked) < 19:
         return get_member(int(asked)).id  # 404 for another scheme's member
-    return people[0][0] if people else None
+    others = [member_id for member_id, _name in people if member_id != default]
+    return others[0] if others else (people[0][0] if people else None)
 
 
 @bp.route("/report.csv")

@@ -20,7 +20,7 @@ from timebank.platform.web.pages.common import page_access, policy, render, sche
 from timebank.tenants.earning import services as earning
 from timebank.tenants.ledger import services as ledger
 from timebank.tenants.memberships.services import get_member
-from timebank.tenants.spending import leaving
+from timebank.tenants.spending import gifts, leaving
 from timebank.tenants.spending import services as spending
 
 bp = scheme_blueprint("member")
@@ -191,7 +191,7 @@ def _move(
         )
         return f"You paid {hours} to {_name(to_member)}."
     if which == "give":
-        spending.give(
+        gifts.give(
             access.scheme,
             access.member,
             to="pot" if to_member is None else to_member,

@@ -7,7 +7,14 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from timebank.platform.api.pagination import page_schema
-from timebank.platform.api.schemas import PageQuery, Strict, free_text, minutes, object_id
+from timebank.platform.api.schemas import (
+    PageQuery,
+    Strict,
+    free_text,
+    minutes,
+    object_id,
+    query_id,
+)
 from timebank.tenants.memberships.models import ROLES
 from timebank.tenants.spending.models import PERIODS, REDEMPTION_STATUSES
 
@@ -143,8 +150,7 @@ RedemptionPage = page_schema(RedemptionOut, "RedemptionPage")
 
 class RedemptionQuery(PageQuery):
     status = fields.String(load_default=None, validate=validate.OneOf(REDEMPTION_STATUSES))
-    # Not ``object_id()``: that is strict, and a query string is always text.
-    member_id = fields.Integer(load_default=None, validate=validate.Range(1, 2**63 - 1))
+    member_id = query_id(load_default=None)
 
 
 class DecisionIn(Strict):

@@ -201,10 +201,12 @@ def next_ids(session: Session, table: str, count: int) -> list[int]:
     # SQLite: the highest id is read once per process and table (a full scan:
     # ``id`` is the second column of the primary key), then counted on here.
     # The embedded default has one writing process.
-    key = (str(bind.url), table)
+    key = (str(bind.engine.url), table)
     with _id_lock:
         if key not in _last_ids:
-            current = session.execute(text(f'SELECT coalesce(max(id), 0) FROM "{table}"')).scalar_one()
+            current = session.execute(
+                text(f'SELECT coalesce(max(id), 0) FROM "{table}"')
+            ).scalar_one()
             _last_ids[key] = int(current)
         start = _last_ids[key] + 1
         _last_ids[key] = start + count - 1

@@ -27,10 +27,10 @@ FULL = {
     "duration": 8.0,
     "warmup": 1.5,
     "members": 200,
-    "samples": 300,
+    "samples": 200,
     "ledger_small": 1_000,
     "ledger_large": 1_000_000,
-    "ledger_members": 100,
+    "ledger_members": 10,
     "schemes_small": 10,
     "schemes_large": 10_000,
     "award_members": 1_000,
@@ -60,7 +60,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         description="Measure the ledger against raw PostgreSQL on the server in DATABASE_URL.",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    parser.add_argument("--database-name", default="timebank_bench", help="dropped and recreated")
+    parser.add_argument(
+        "--database-name",
+        default=f"timebank_bench_{os.getpid()}",
+        help="created afresh (dropped first if it exists) and dropped at the end; "
+        "default timebank_bench_<pid>, so that runs side by side never share one",
+    )
     parser.add_argument("--keep-db", action="store_true", help="leave the bench database behind")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where the JSON goes")
     parser.add_argument(
@@ -141,6 +146,7 @@ def run(options: argparse.Namespace, database_url: str) -> dict[str, Any]:
             results["timings_s"][name] = round(time.perf_counter() - began, 1)
 
     started = time.perf_counter()
+    database.claim()
     step("create database", database.recreate, fatal=True)
     bench = sections.Bench(options, database, folder)
     results["settings"] = bench.settings()
@@ -164,6 +170,7 @@ def run(options: argparse.Namespace, database_url: str) -> dict[str, Any]:
         bench.stop_server()
         if not options.keep_db:
             step("drop database", database.drop)
+        database.release()
     results["settings"]["gunicorn"] = bench.gunicorn_settings()
     results["timings_s"]["total"] = round(time.perf_counter() - started, 1)
     results["targets"] = report.targets(results)

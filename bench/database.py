@@ -47,6 +47,27 @@ class BenchDatabase:
     def psycopg_url(self, which: str) -> str:
         return libpq({"owner": self.owner_url, "app": self.app_url}[which])
 
+    def claim(self) -> None:
+        """Hold a session advisory lock on the name for the whole run: two runs with the
+        same ``--database-name`` would drop each other's database."""
+        import psycopg
+
+        self._lock = psycopg.connect(libpq(self.admin_url), autocommit=True)
+        taken = self._lock.execute(
+            "SELECT pg_try_advisory_lock(hashtext(%s))", (f"timebank-bench:{self.name}",)
+        ).fetchone()[0]  # type: ignore[index]
+        if not taken:
+            self._lock.close()
+            raise SystemExit(
+                f"bench: another run is using the database {self.name!r} on this server; "
+                "wait for it or pass --database-name"
+            )
+
+    def release(self) -> None:
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            lock.close()
+
     def recreate(self) -> None:
         """Drop and create the database, make sure the app role exists, migrate, grant."""
         admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")

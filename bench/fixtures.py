@@ -91,8 +91,20 @@ def create_bench_scheme(app: Flask, slug: str, *, template: str = "community") -
         return BenchScheme(scheme.id, slug, coordinator, policy_version=scheme.policy_version)
 
 
-def add_members(app: Flask, scheme: BenchScheme, count: int, *, tokens: bool = True) -> None:
-    """``count`` new users join ``scheme`` as members (services; one unit of work to join)."""
+def add_members(
+    app: Flask,
+    scheme: BenchScheme,
+    count: int,
+    *,
+    tokens: bool = True,
+    owner_url: str | None = None,
+) -> None:
+    """``count`` new users join ``scheme`` as members (joined in one unit of work).
+
+    Users come from ``register_user`` and, with ``tokens``, ``issue_token``;
+    members who need no token may instead be created in one SQL statement
+    (``owner_url``): a thousand sign-ups one by one only time the sign-up.
+    """
     from timebank.platform import tenancy
     from timebank.platform.db import db, run_atomic
     from timebank.platform.identity.models import User
@@ -103,33 +115,49 @@ def add_members(app: Flask, scheme: BenchScheme, count: int, *, tokens: bool = T
 
     tag = uuid.uuid4().hex[:6]
     with app.app_context():
-        users = []
-        for n in range(count):
-            user = register_user(
-                email=f"m{n}-{tag}@{scheme.slug}.bench.test", password=PASSWORD, name=f"Member {n}"
-            )
-            token = issue_token(user)[0] if tokens else None
-            users.append((user, token))
+        users: list[tuple[int, str | None]] = []
+        if owner_url is not None and not tokens:
+            users = [(user_id, None) for user_id in bulk_users(owner_url, count, tag)]
+        else:
+            for n in range(count):
+                user = register_user(
+                    email=f"m{n}-{tag}@{scheme.slug}.bench.test",
+                    password=PASSWORD,
+                    name=f"Member {n}",
+                )
+                users.append((user.id, issue_token(user)[0] if tokens else None))
 
         def join() -> list[Person]:
             with tenancy.scheme_context(scheme.id):
                 row = db.session.get(Scheme, scheme.id)
                 assert row is not None
                 people = []
-                for user, token in users:
-                    loaded = db.session.get(User, user.id)
-                    assert loaded is not None
+                for user_id, token in users:
+                    user = db.session.get(User, user_id)
+                    assert user is not None
                     member = join_scheme(
-                        row,
-                        loaded,
-                        role="member",
-                        actor_user_id=scheme.coordinator.user_id,
+                        row, user, role="member", actor_user_id=scheme.coordinator.user_id
                     )
-                    people.append(Person(user.id, member.id, member_account(member.id).id, token))
+                    people.append(Person(user_id, member.id, member_account(member.id).id, token))
                 return people
 
         scheme.members.extend(run_atomic(join))
         db.session.remove()
+
+
+def bulk_users(owner_url: str, count: int, tag: str) -> list[int]:
+    """``count`` users in one statement, with a real (fast) password hash."""
+    from timebank.platform.identity.passwords import hash_password, use_fast_hashing
+
+    use_fast_hashing()
+    with psycopg.connect(owner_url) as conn:
+        rows = conn.execute(
+            "INSERT INTO users (email, name, password_hash) "
+            "SELECT 'bulk' || g || '-' || %s || '@bench.test', 'Member ' || g, %s "
+            "FROM generate_series(1, %s) g RETURNING id",
+            (tag, hash_password(PASSWORD), count),
+        ).fetchall()
+    return sorted(row[0] for row in rows)
 
 
 def fund(app: Flask, scheme: BenchScheme, people: list[Person], minutes: int) -> None:

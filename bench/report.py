@@ -133,9 +133,14 @@ def table(results: dict[str, Any]) -> str:
     statements = results.get("statements_per_transfer")
     if statements:
         lines.append(
-            f"SQL statements per transfer: C0 {statements['C0']} (all round trips), "
-            f"C1 {statements['C1']}, C2 {statements['C2']} (through SQLAlchemy; + RLS set_config, "
-            "pre-ping, COMMIT)"
+            "per transfer, in this process: "
+            + ", ".join(
+                f"{name} {statements[name]['round_trips']} round trips, "
+                f"{statements[name]['client_cpu_ms']} ms CPU"
+                for name in ("C0", "C1", "C2")
+                if name in statements
+            )
+            + " (C2: Flask test client)"
         )
     open_loop = results.get("c2_open_loop_70")
     if open_loop:

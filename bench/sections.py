@@ -203,15 +203,17 @@ class Bench:
     def statements(self) -> dict[str, Any]:
         assert self.main is not None
         return {
-            "C0": transfers.C0_STATEMENTS,
-            "C1": transfers.count_service_statements(self.app, self.main),
-            "C2": transfers.count_api_statements(self.app, self.main),
-            "note": (
-                "C0 counts every round trip (set_config, lock, 2 inserts, update, COMMIT). "
-                "C1/C2 count statements SQLAlchemy executes; each unit of work also sends "
-                "one RLS set_config and a COMMIT, and each pool checkout a pre-ping, "
-                "which are not seen there"
+            "how": (
+                "statements reaching psycopg per transfer (execute/executemany, counted in this "
+                "process over 50 transfers; round trips = statements + BEGIN + COMMIT) and this "
+                "process's CPU time per transfer; C2 here is the whole Flask request through "
+                "the test client (no gunicorn, no socket)"
             ),
+            "C0": transfers.measure_c0(
+                self.database.psycopg_url("app"), self.main, self._member_limits()
+            ),
+            "C1": transfers.measure_c1(self.app, self.main),
+            "C2": transfers.measure_c2(self.app, self.main),
         }
 
     def transfers(self) -> dict[str, Any]:
@@ -319,6 +321,7 @@ class Bench:
             label: {"balance": [], "statement": []} for label in schemes
         }
         statuses: dict[int, int] = {}
+        page_items: dict[str, int] = {}
         connection = web.Client(self.server.port)
         samples, warmup = options.samples, max(5, options.samples // 10)
         try:
@@ -332,8 +335,12 @@ class Bench:
                         ("statement", f"/api/v1/schemes/{scheme.slug}/transactions"),
                     ):
                         began = time.perf_counter()
-                        status, _ = connection.send("GET", path, headers)
+                        status, payload = connection.send("GET", path, headers)
                         elapsed = time.perf_counter() - began
+                        if status != 200:
+                            raise RuntimeError(f"GET {path}: HTTP {status}: {payload[:200]!r}")
+                        if kind == "statement" and n == 0:
+                            page_items[label] = len(json.loads(payload)["items"])
                         statuses[status] = statuses.get(status, 0) + 1
                         if n >= warmup:
                             readings[label][kind].append(elapsed)
@@ -345,11 +352,13 @@ class Bench:
         }
         return {
             "how": (
-                f"two schemes of {options.ledger_members} members; transfers written in bulk "
-                "SQL (balanced pairs, exact balance_after chains, cached balances) and checked; "
-                "GET …/balance and GET …/transactions (first page) sequentially over one "
-                "keep-alive connection, the two sizes interleaved, rotating members"
+                f"two schemes of {options.ledger_members} members (so that every member's first "
+                "statement page is full in both); transfers written in bulk SQL (balanced "
+                "pairs, exact balance_after chains, cached balances) and checked; GET …/balance "
+                "and GET …/transactions (first page) sequentially over one keep-alive "
+                "connection, the two sizes interleaved, rotating members"
             ),
+            "first_page_items": page_items,
             "postings": {"small": options.ledger_small, "large": options.ledger_large},
             "built": built,
             "latency": summary,
@@ -375,7 +384,9 @@ class Bench:
         count = self.options.award_members
         scheme = create_bench_scheme(self.app, "award-court", template="youth_court")
         began = time.perf_counter()
-        add_members(self.app, scheme, count, tokens=False)
+        add_members(
+            self.app, scheme, count, tokens=False, owner_url=self.database.psycopg_url("owner")
+        )
         set_up = time.perf_counter() - began
         with self.app.app_context(), tenancy.scheme_context(scheme.id):
             activity_id = db.session.execute(

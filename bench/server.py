@@ -375,18 +375,23 @@ def warm_up(server: Server, scheme: BenchScheme, connections: int, seconds: floa
             state["n"] += 1
             if state["n"] % 2:
                 path, headers, body = transfer_request(rng, scheme, tag, counter)
-                connection.send("POST", path, headers, body)
+                status, payload = connection.send("POST", path, headers, body)
             else:
                 person = rng.choice(scheme.members)
-                connection.send(
+                status, payload = connection.send(
                     "GET",
                     f"/api/v1/schemes/{scheme.slug}/balance",
                     {"Authorization": f"Bearer {person.token}"},
                 )
+            if status >= 500 or status in (401, 403, 404):
+                raise RuntimeError(f"HTTP {status}: {payload[:200]!r}")
 
         return operation, connection.close
 
-    return int(closed_loop(client, connections, seconds, 0)["ops"])
+    result = closed_loop(client, connections, seconds, 0)
+    if result["failed"]:
+        raise RuntimeError(f"warm-up requests failed: {result['errors']}")
+    return int(result["ops"])
 
 
 def open_loop(
@@ -461,8 +466,10 @@ def sequential_requests(
         for n in range(start, start + warmup + count):
             method, path, headers, body = make(n)
             began = time.perf_counter()
-            status, _ = connection.send(method, path, headers, body)
+            status, payload = connection.send(method, path, headers, body)
             elapsed = time.perf_counter() - began
+            if status >= 500 or status in (401, 403, 404):
+                raise RuntimeError(f"{method} {path}: HTTP {status}: {payload[:200]!r}")
             if n >= start + warmup:
                 latencies.append(elapsed)
                 statuses[status] = statuses.get(status, 0) + 1

@@ -9,7 +9,9 @@ and versions, the accounts locked ``FOR UPDATE`` in id order first.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -17,10 +19,6 @@ from flask import Flask
 
 from bench.fixtures import BenchScheme, Person
 from bench.stats import Refused
-
-# The round trips of C0, in order: set_config, lock, insert transaction,
-# insert postings, update balances, commit.
-C0_STATEMENTS = 6
 
 _RLS = "SELECT set_config('app.scheme_ids', %s, true), set_config('app.all_schemes', 'off', true)"
 _LOCK = (
@@ -170,61 +168,85 @@ def service_client(
     return client
 
 
-def count_service_statements(app: Flask, scheme: BenchScheme, transfers: int = 20) -> float:
-    """SQL statements (BEGIN/COMMIT excluded) per ``post_transfer`` call, averaged."""
-    from sqlalchemy import event
+@contextmanager
+def _driver_calls() -> Iterator[dict[str, int]]:
+    """Count the statements that reach psycopg (each ``execute`` or ``executemany``).
 
-    from timebank.platform.db import db
+    Patches the driver's cursor class for the duration (single-threaded use
+    only), so it also sees what the application sends beneath SQLAlchemy's
+    events: the RLS ``set_config`` and the pool's pre-ping. Not seen: the BEGIN
+    psycopg sends before a transaction's first statement and the COMMIT, one
+    round trip each per transfer in C0, C1 and C2 alike.
+    """
+    counts = {"execute": 0, "executemany": 0}
+    originals = (psycopg.Cursor.execute, psycopg.Cursor.executemany)
 
-    seen: list[str] = []
+    def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        counts["execute"] += 1
+        return originals[0](self, *args, **kwargs)
 
-    def record(*args: Any) -> None:
-        seen.append(args[2])
+    def executemany(self: Any, *args: Any, **kwargs: Any) -> Any:
+        counts["executemany"] += 1
+        return originals[1](self, *args, **kwargs)
 
-    with app.app_context():
-        engine = db.engine
-    operation, release = service_client(app, scheme)(99)
-    event.listen(engine, "before_cursor_execute", record)
+    psycopg.Cursor.execute = execute  # type: ignore[method-assign]
+    psycopg.Cursor.executemany = executemany  # type: ignore[method-assign]
     try:
-        for _ in range(transfers):
-            operation()
+        yield counts
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        psycopg.Cursor.execute, psycopg.Cursor.executemany = originals  # type: ignore[method-assign]
+
+
+def _per_operation(operation: Callable[[], None], times: int) -> dict[str, float]:
+    """Statements, round trips and this process's CPU time per call (after a warm-up)."""
+    for _ in range(5):
+        operation()
+    began = time.process_time()
+    with _driver_calls() as counts:
+        for _ in range(times):
+            operation()
+    cpu = time.process_time() - began
+    statements = sum(counts.values()) / times
+    return {
+        "statements": round(statements, 2),
+        "round_trips": round(statements + 2, 2),  # + BEGIN + COMMIT
+        "client_cpu_ms": round(cpu / times * 1000, 2),
+    }
+
+
+def measure_c0(app_url: str, scheme: BenchScheme, limits: tuple[int | None, int | None]) -> Any:
+    operation, release = sql_client(app_url, scheme, *limits)(98)
+    try:
+        return _per_operation(operation, 50)
+    finally:
         release()
-    return round(len(seen) / transfers, 2)
 
 
-def count_api_statements(app: Flask, scheme: BenchScheme, requests: int = 20) -> float:
-    """SQL statements per ``POST …/transfers`` (with an Idempotency-Key), via the test client."""
+def measure_c1(app: Flask, scheme: BenchScheme) -> dict[str, float]:
+    """Round trips and CPU per ``post_transfer`` call."""
+    operation, release = service_client(app, scheme)(99)
+    try:
+        return _per_operation(operation, 50)
+    finally:
+        release()
+
+
+def measure_c2(app: Flask, scheme: BenchScheme) -> dict[str, float]:
+    """Round trips and CPU per ``POST …/transfers`` (Idempotency-Key), through the test client
+    (the whole Flask request in this process; no gunicorn, no socket)."""
     import uuid
-
-    from sqlalchemy import event
-
-    from timebank.platform.db import db
-
-    with app.app_context():
-        engine = db.engine
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(args[2])
 
     client = app.test_client()
     rng = random.Random(7)
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        for _ in range(requests):
-            payer, payee = pick_pair(rng, scheme.members)
-            response = client.post(
-                f"/api/v1/schemes/{scheme.slug}/transfers",
-                json={"to_member_id": payee.member_id, "amount": 1},
-                headers={
-                    "Authorization": f"Bearer {payer.token}",
-                    "Idempotency-Key": uuid.uuid4().hex,
-                },
-            )
-            if response.status_code != 201:
-                raise RuntimeError(f"transfer refused: {response.get_data(as_text=True)[:300]}")
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    return round(len(seen) / requests, 2)
+
+    def operation() -> None:
+        payer, payee = pick_pair(rng, scheme.members)
+        response = client.post(
+            f"/api/v1/schemes/{scheme.slug}/transfers",
+            json={"to_member_id": payee.member_id, "amount": 1},
+            headers={"Authorization": f"Bearer {payer.token}", "Idempotency-Key": uuid.uuid4().hex},
+        )
+        if response.status_code != 201:
+            raise RuntimeError(f"transfer refused: {response.get_data(as_text=True)[:300]}")
+
+    return _per_operation(operation, 50)

@@ -82,8 +82,11 @@ def test_quick_bench_reports_every_section(tmp_path: Path) -> None:
             assert 0 < run["p50_ms"] <= run["p95_ms"] <= run["p99_ms"], (case, run)
     assert set(transfers["ratios"]) == {"C1/C0", "C2/C0"}
     assert all(value > 0 for value in transfers["ratios"].values())
-    assert results["statements_per_transfer"]["C1"] > 0
-    assert results["statements_per_transfer"]["C2"] > 0
+    per_transfer = results["statements_per_transfer"]
+    assert per_transfer["C0"]["statements"] == 5  # set_config, lock, 2 inserts, update
+    for case in ("C1", "C2"):
+        assert per_transfer[case]["statements"] >= 4
+        assert per_transfer[case]["client_cpu_ms"] > 0
 
     open_loop = results["c2_open_loop_70"]
     assert open_loop["requests"] > 0 and open_loop["statuses"].get("201", 0) > 0
@@ -94,6 +97,8 @@ def test_quick_bench_reports_every_section(tmp_path: Path) -> None:
         assert check["sound"], check
         assert check["postings"] == ledger["postings"][label]
     assert set(ledger["ratio_p50"]) == {"balance", "statement"}
+    # Every member's first statement page is full in both ledgers: like is compared with like.
+    assert ledger["first_page_items"] == {"small": 50, "large": 50}
     assert set(ledger["statuses"]) == {"200"}
 
     tenants = results["tenant_count"]

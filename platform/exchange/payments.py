@@ -27,9 +27,9 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
-from timebank.platform.api.errors import FieldError, Forbidden, RuleViolation
+from timebank.platform.api.errors import FieldError, Forbidden, NotFound, RuleViolation
 from timebank.platform.db import db, next_ids, run_atomic
 from timebank.platform.exchange.models import Agreement, Exchange
 from timebank.platform.exchange.terms import (
@@ -49,7 +49,6 @@ from timebank.tenants.ledger.services import (
     Leg,
     describe_transactions,
     format_minutes,
-    member_account,
     post_transaction,
     resolve_payee,
 )
@@ -74,25 +73,33 @@ def _agreement_between(first: int, second: int, *, lock: bool) -> Agreement | No
     return db.session.execute(statement).scalar_one_or_none()
 
 
-def _clearing(partner_id: int) -> Account:
-    account = db.session.execute(
-        select(Account).where(Account.kind == "clearing", Account.partner_scheme_id == partner_id)
-    ).scalar_one_or_none()
-    if account is None:  # pragma: no cover - opened on acceptance
+def _lock_leg_accounts(member_id: int, partner_id: int) -> tuple[Account, Account]:
+    """Lock a member's account and the clearing account for ``partner_id`` (current scheme).
+
+    One statement, in account id order, balances reloaded: the caller takes the schemes in
+    scheme id order, so every payment locks in the one global order (scheme id, account id).
+    """
+    accounts = list(
+        db.session.execute(
+            select(Account)
+            .where(
+                or_(
+                    Account.member_id == member_id,
+                    and_(Account.kind == "clearing", Account.partner_scheme_id == partner_id),
+                )
+            )
+            .order_by(Account.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalars()
+    )
+    member = next((account for account in accounts if account.member_id == member_id), None)
+    clearing = next((account for account in accounts if account.kind == "clearing"), None)
+    if member is None:  # pragma: no cover - every member has an account
+        raise NotFound("This member has no account in this scheme.")
+    if clearing is None:  # pragma: no cover - opened on acceptance
         raise RuleViolation("This agreement has no clearing account yet.", code="no_agreement")
-    return account
-
-
-def _lock(account_ids: list[int]) -> dict[int, Account]:
-    """Lock accounts of the current scheme in id order, with their balances reloaded."""
-    rows = db.session.execute(
-        select(Account)
-        .where(Account.id.in_(sorted(account_ids)))
-        .order_by(Account.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalars()
-    return {account.id: account for account in rows}
+    return member, clearing
 
 
 def pay_partner(
@@ -156,23 +163,20 @@ def pay_partner(
         if credited > MAX_AMOUNT:
             raise FieldError("amount", "Too large at this rate.")
 
-        with leg_context(a, b):
-            payer_account = member_account(member.id)
-            payer_clearing = _clearing(b)
         with leg_context(b, a):
             payee = resolve_payee("to_member_id", to_member_id)
-            payee_account = member_account(payee.id)
-            payee_clearing = _clearing(a)
             payee_name = _payee_display_name(payee_scheme, payee)
 
         # Every account of both legs, in one global order: (scheme id, account id).
-        locks = {a: [payer_account.id, payer_clearing.id], b: [payee_account.id, payee_clearing.id]}
-        locked: dict[int, dict[int, Account]] = {}
-        for scheme_id in sorted(locks):
-            with leg_context(scheme_id, b if scheme_id == a else a):
-                locked[scheme_id] = _lock(locks[scheme_id])
-        position_a = locked[a][payer_clearing.id].balance + amount
-        position_b = locked[b][payee_clearing.id].balance - credited
+        legs = {a: (member.id, b), b: (payee.id, a)}
+        locked: dict[int, tuple[Account, Account]] = {}
+        for scheme_id in sorted(legs):
+            member_id, other_id = legs[scheme_id]
+            with leg_context(scheme_id, other_id):
+                locked[scheme_id] = _lock_leg_accounts(member_id, other_id)
+        (payer_account, payer_clearing), (payee_account, payee_clearing) = locked[a], locked[b]
+        position_a = payer_clearing.balance + amount
+        position_b = payee_clearing.balance - credited
         for side, position in ((payer_scheme, position_a), (payee_scheme, position_b)):
             limit = limit_for(agreement, side.id)
             if abs(position) > limit:

@@ -18,11 +18,16 @@ MAX_RATE = Decimal(100)
 MAX_AWARD_MEMBERS = 5000
 
 
-class Rate(fields.Field):
+class Rate(fields.String):
     """Credits per hour as an exact decimal string: ``"1"``, ``"1.5"``, ``"0.25"``.
 
-    Stored in its shortest form (``"1.50"`` → ``"1.5"``); never a float.
+    Stored in its shortest form (``"1.50"`` → ``"1.5"``); never a float. A JSON
+    integer is taken as its decimal; a JSON float is refused (it is not exact).
     """
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"example": "1.5", "pattern": RATE_PATTERN.pattern, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if isinstance(value, int) and not isinstance(value, bool):

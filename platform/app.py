@@ -98,6 +98,7 @@ def _register_models_and_provisioners() -> None:
     # Importing the packages registers their models, provisioners and verifiers.
     import timebank.platform.api.idempotency
     import timebank.platform.audit
+    import timebank.platform.billing.services
     import timebank.platform.exchange.models
     import timebank.platform.exchange.verify
     import timebank.tenants.earning.models
@@ -108,6 +109,7 @@ def _register_models_and_provisioners() -> None:
 
 
 def _register_api(app: Flask) -> None:
+    from timebank.platform.billing.routes import api_blp as billing
     from timebank.platform.exchange.routes import blp as exchange
     from timebank.platform.identity.routes import blp as identity
     from timebank.platform.operators.routes import blp as operators
@@ -142,6 +144,7 @@ def _register_api(app: Flask) -> None:
         operators,
         member_imports,
         jobs,
+        billing,
     ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
@@ -161,6 +164,9 @@ def _register_web(app: Flask) -> None:
     from timebank.platform.web.routes import bp as web
 
     app.register_blueprint(web)
+    from timebank.platform.billing.routes import register as register_billing
+
+    register_billing(app)
 
 
 def _register_health(app: Flask) -> None:

@@ -17,6 +17,7 @@ Due work:
 - monthly statements per scheme for the month before, from the 1st 06:00 local;
 - the ledger check every day from 02:00 UTC;
 - purging expired idempotency keys every hour;
+- billing every hour when it is on (usage sync, grace periods ended, stray webhook events);
 - re-queueing member imports whose worker died.
 """
 
@@ -175,6 +176,9 @@ class Scheduler:
         candidates = due_for_platform(now)
         for scheme_id, timezone in schemes:
             candidates.extend(due_for_scheme(scheme_id, timezone, now))
+        from timebank.platform.billing.jobs import due_for_billing
+
+        candidates.extend(Due(*due) for due in due_for_billing(now))
         enqueued: list[Due] = []
         for due in candidates:
             if not self.redis.set(

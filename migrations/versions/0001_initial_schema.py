@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 23:29:35.478678
+Create Date: 2026-11-30 00:36:12.858034
 
 """
 from alembic import op
@@ -219,6 +219,39 @@ def upgrade():
     sa.CheckConstraint('stock IS NULL OR stock >= 0', name=op.f('ck_rewards_stock_not_negative')),
     sa.ForeignKeyConstraint(['scheme_id'], ['schemes.id'], name=op.f('fk_rewards_scheme_id_schemes')),
     sa.PrimaryKeyConstraint('scheme_id', 'id', name=op.f('pk_rewards'))
+    )
+    op.create_table('scheme_billing',
+    sa.Column('stripe_customer_id', sa.String(length=255), nullable=True),
+    sa.Column('stripe_subscription_id', sa.String(length=255), nullable=True),
+    sa.Column('subscription_plan', sa.String(length=20), nullable=True),
+    sa.Column('subscription_status', sa.String(length=30), nullable=True),
+    sa.Column('status', sa.String(length=20), server_default='ok', nullable=False),
+    sa.Column('grace_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_payment_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_payment_error', sa.String(length=500), nullable=True),
+    sa.Column('quantity', sa.Integer(), nullable=True),
+    sa.Column('synced_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('plan_set_by_operator', sa.Boolean(), server_default='0', nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.Column('scheme_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.CheckConstraint("status IN ('ok', 'grace', 'suspended')", name=op.f('ck_scheme_billing_status')),
+    sa.ForeignKeyConstraint(['scheme_id'], ['schemes.id'], name=op.f('fk_scheme_billing_scheme_id_schemes')),
+    sa.PrimaryKeyConstraint('scheme_id', name=op.f('pk_scheme_billing')),
+    sa.UniqueConstraint('stripe_customer_id', name=op.f('uq_scheme_billing_stripe_customer_id')),
+    sa.UniqueConstraint('stripe_subscription_id', name=op.f('uq_scheme_billing_stripe_subscription_id'))
+    )
+    op.create_table('stripe_events',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('event_id', sa.String(length=255), nullable=False),
+    sa.Column('type', sa.String(length=100), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('scheme_id', sa.BigInteger(), nullable=True),
+    sa.Column('outcome', sa.String(length=200), nullable=True),
+    sa.Column('received_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.Column('processed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['scheme_id'], ['schemes.id'], name=op.f('fk_stripe_events_scheme_id_schemes')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stripe_events')),
+    sa.UniqueConstraint('event_id', name=op.f('uq_stripe_events_event_id'))
     )
     op.create_table('transactions',
     sa.Column('scheme_id', sa.BigInteger(), nullable=False),
@@ -438,6 +471,8 @@ def downgrade():
 
     op.drop_table('accounts')
     op.drop_table('transactions')
+    op.drop_table('stripe_events')
+    op.drop_table('scheme_billing')
     op.drop_table('rewards')
     op.drop_table('policy_versions')
     with op.batch_alter_table('members', schema=None) as batch_op:

@@ -1,0 +1,1 @@
+"""Billing: plans, Stripe customers and subscriptions, webhooks, dunning, usage sync."""

@@ -1,0 +1,199 @@
+"""Billing over HTTP: the coordinators' billing page, the Stripe webhook, the operators' API.
+
+- ``/s/<slug>/billing`` (page, coordinators): plan, members, invoices; a card
+  collected with Stripe.js Elements and a SetupIntent, then the subscription
+  made server-side; change plan, replace the card, cancel.
+- ``POST /billing/stripe/webhook``: signed Stripe events (CSRF-exempt; problem+json).
+- ``/api/v1/platform/billing/schemes`` (operators): plan, status, members,
+  last payment; a plan set by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, request, url_for
+from flask_smorest import Blueprint as ApiBlueprint
+from sqlalchemy import select
+
+from timebank.platform.api.errors import ApiError
+from timebank.platform.api.pagination import keyset_page, page
+from timebank.platform.api.schemas import PageQuery
+from timebank.platform.billing import services
+from timebank.platform.billing.schemas import BillingSchemePage, SchemePlanOut, SetPlanIn
+from timebank.platform.identity.auth import require_operator
+from timebank.platform.schemes.models import Scheme
+from timebank.platform.web.pages.common import page_access, render, scheme_blueprint
+
+bp = scheme_blueprint("billing", "/billing")
+hooks = Blueprint("billing_hooks", __name__, url_prefix="/billing")
+api_blp = ApiBlueprint(
+    "platform_billing", __name__, url_prefix="/api/v1/platform/billing", description="Billing"
+)
+
+
+def register(app: Flask) -> None:
+    """Register the page and webhook blueprints (the API one goes with the API)."""
+    from timebank.platform.app import csrf
+
+    app.register_blueprint(bp)
+    app.register_blueprint(hooks)
+    csrf.exempt(hooks)
+
+
+# --- the billing page ------------------------------------------------------
+
+
+@bp.route("")
+def billing_page(slug: str) -> Any:
+    access = page_access(coordinator=True)
+    info = services.overview(access.scheme)
+    return render(
+        "billing/billing.html",
+        info=info,
+        stripe_js_url=current_app.config.get("STRIPE_JS_URL"),
+        publishable_key=current_app.config.get("STRIPE_PUBLISHABLE_KEY") or "",
+    )
+
+
+def _back(slug: str) -> Any:
+    return redirect(url_for("billing.billing_page", slug=slug))
+
+
+def _billing_on() -> bool:
+    if not services.billing_enabled():
+        flash("Billing is not set up on this platform: every scheme is free.")
+        return False
+    return True
+
+
+@bp.route("/setup-intent", methods=["POST"])
+def setup_intent(slug: str) -> Any:
+    """A SetupIntent's client secret for the card form (JSON; the page's script asks)."""
+    access = page_access(coordinator=True)
+    if not services.billing_enabled():
+        return jsonify({"error": "Billing is off."}), 404
+    try:
+        secret = services.start_card_setup(access.scheme)
+    except ApiError as error:
+        return jsonify({"error": error.detail}), error.status
+    return jsonify({"client_secret": secret})
+
+
+@bp.route("/subscribe", methods=["POST"])
+def subscribe(slug: str) -> Any:
+    access = page_access(coordinator=True)
+    if not _billing_on():
+        return _back(slug)
+    try:
+        result = services.subscribe(
+            access.scheme,
+            plan=request.form.get("plan", ""),
+            setup_intent_id=request.form.get("setup_intent", ""),
+            actor=access.user,
+        )
+    except ApiError as error:
+        flash(f"The subscription was not made: {error.detail}")
+        return _back(slug)
+    if result.message:
+        flash(
+            f"The subscription is not active yet (status: {result.status}): {result.message} "
+            "Replace the card to try again."
+        )
+    else:
+        flash("Thank you: the subscription is active.")
+    return _back(slug)
+
+
+@bp.route("/card", methods=["POST"])
+def replace_card(slug: str) -> Any:
+    access = page_access(coordinator=True)
+    if not _billing_on():
+        return _back(slug)
+    try:
+        result = services.replace_card(
+            access.scheme, setup_intent_id=request.form.get("setup_intent", ""), actor=access.user
+        )
+    except ApiError as error:
+        flash(f"The card was not changed: {error.detail}")
+        return _back(slug)
+    flash(
+        f"The new card is saved, but the payment failed: {result.message}"
+        if result.message
+        else "The new card is saved."
+    )
+    return _back(slug)
+
+
+@bp.route("/plan", methods=["POST"])
+def change_plan(slug: str) -> Any:
+    access = page_access(coordinator=True)
+    if not _billing_on():
+        return _back(slug)
+    plan = request.form.get("plan", "")
+    try:
+        services.change_plan(access.scheme, plan=plan, actor=access.user)
+    except ApiError as error:
+        flash(f"The plan was not changed: {error.detail}")
+        return _back(slug)
+    flash(f"The plan is now {services.PLANS[plan].label}.")
+    return _back(slug)
+
+
+@bp.route("/cancel", methods=["POST"])
+def cancel(slug: str) -> Any:
+    access = page_access(coordinator=True)
+    if not _billing_on():
+        return _back(slug)
+    try:
+        services.cancel(access.scheme, actor=access.user)
+    except ApiError as error:
+        flash(f"The subscription was not cancelled: {error.detail}")
+        return _back(slug)
+    flash("The subscription is cancelled; the scheme is on the free plan.")
+    return _back(slug)
+
+
+# --- the webhook -----------------------------------------------------------
+
+
+@hooks.route("/stripe/webhook", methods=["POST"])
+def stripe_webhook() -> Any:
+    event, new = services.receive_event(
+        request.get_data(cache=False), request.headers.get("Stripe-Signature")
+    )
+    return jsonify(
+        {"received": True, "duplicate": not new, "id": event.event_id if event else None}
+    )
+
+
+# --- operators -------------------------------------------------------------
+
+
+@api_blp.before_request
+def _operators_only() -> None:
+    require_operator()
+
+
+@api_blp.route("/schemes")
+@api_blp.arguments(PageQuery, location="query")
+@api_blp.response(200, BillingSchemePage)
+def billing_schemes(args: dict[str, Any]) -> dict[str, Any]:
+    rows, cursor = keyset_page(
+        select(Scheme),
+        keys=[Scheme.id],
+        limit=args["limit"],
+        cursor=args["cursor"],
+        descending=False,
+        key_of=lambda scheme: [scheme.id],
+    )
+    return page(services.describe_for_operators(rows), cursor)
+
+
+@api_blp.route("/schemes/<slug>/plan", methods=["POST"])
+@api_blp.arguments(SetPlanIn)
+@api_blp.response(200, SchemePlanOut)
+def set_plan(body: dict[str, Any], slug: str) -> dict[str, Any]:
+    operator = require_operator()
+    scheme = services.set_plan_by_hand(slug, body["plan"], actor=operator, reason=body["reason"])
+    return {"slug": scheme.slug, "plan": scheme.plan}

@@ -276,13 +276,15 @@ def ensure_customer(scheme_id: int) -> str:
         if row.stripe_customer_id:  # another request got there first
             return row.stripe_customer_id
         row.stripe_customer_id = customer.id
-        audit.record(
-            scheme_id,
-            "billing.customer_created",
-            actor_user_id=None,
-            target=f"scheme:{scheme.slug}",
-            details={"customer": customer.id},
-        )
+        with tenancy.scheme_context(scheme_id):
+            audit.record(
+                scheme_id,
+                "billing.customer_created",
+                actor_user_id=None,
+                target=f"scheme:{scheme.slug}",
+                details={"customer": customer.id},
+            )
+            db.session.flush()
         return customer.id
 
     return run_atomic(record)
@@ -633,7 +635,6 @@ def sync_usage(scheme_id: int, now: datetime | None = None) -> int | None:
         api.Subscription.modify(
             subscription_id,
             items=[{"id": item["id"], "quantity": quantity}],
-            proration_behavior="none",
         )
 
     @atomic

@@ -36,9 +36,7 @@ def app(database: Database, tmp_path: Path, localstripe: str) -> Iterator[Flask]
     from timebank.platform.app import create_app
 
     app = create_app(
-        base.test_config(
-            database, tmp_path, WTF_CSRF_ENABLED=True, **billing_config(localstripe)
-        )
+        base.test_config(database, tmp_path, WTF_CSRF_ENABLED=True, **billing_config(localstripe))
     )
     yield app
     with app.app_context():
@@ -48,7 +46,10 @@ def app(database: Database, tmp_path: Path, localstripe: str) -> Iterator[Flask]
 
 
 def test_coordinator_subscribes_with_a_card_in_the_browser(
-    app: Flask, world: World, live_server: LiveServer, browser_context: Any  # noqa: F811
+    app: Flask,
+    world: World,
+    live_server: LiveServer,
+    browser_context: Any,  # noqa: F811
 ) -> None:
     page = browser_context().new_page()
     errors: list[str] = []

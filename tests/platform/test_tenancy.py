@@ -163,7 +163,7 @@ def test_scheme_ids_lead_every_tenant_primary_and_foreign_key(app: Flask) -> Non
         table = mapper.local_table
         if not is_tenant_model(mapper.class_):
             continue
-        assert [c.name for c in table.primary_key.columns][0] == "scheme_id", table.name
+        assert next(c.name for c in table.primary_key.columns) == "scheme_id", table.name
         for fk in table.foreign_key_constraints:  # type: ignore[attr-defined]
             target = fk.referred_table
             if target.name in {"users", "schemes"}:

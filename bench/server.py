@@ -233,6 +233,7 @@ end
 
 function init(args)
   counter = 0
+  server_errors = 0
   prefix = tag .. "-" .. tid .. "-"
   math.randomseed(tid * 7919 + os.time())
 end
@@ -250,12 +251,20 @@ function request()
   }, body)
 end
 
+function response(status, headers, body)
+  if status >= 500 then server_errors = server_errors + 1 end
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
+  local failed = 0
+  for _, thread in ipairs(threads) do failed = failed + (thread:get("server_errors") or 0) end
   io.write(string.format(
     'WRK_JSON {"requests": %%d, "duration_us": %%d, "non_2xx": %%d, "socket_errors": %%d, ' ..
+    '"server_errors": %%d, ' ..
     '"p50_us": %%d, "p95_us": %%d, "p99_us": %%d, "mean_us": %%f, "max_us": %%d}\\n',
     summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    failed,
     latency:percentile(50), latency:percentile(95), latency:percentile(99),
     latency.mean, latency.max))
 end
@@ -321,8 +330,8 @@ def wrk_closed_loop(
         "p99_ms": raw["p99_us"] / 1000,
         "mean_ms": round(raw["mean_us"] / 1000, 3),
         "max_ms": raw["max_us"] / 1000,
-        "refused": raw["non_2xx"],
-        "failed": raw["socket_errors"],
+        "refused": raw["non_2xx"] - raw["server_errors"],
+        "failed": raw["socket_errors"] + raw["server_errors"],
         "errors": [],
         "generator": f"wrk -t{threads} -c{connections}",
     }

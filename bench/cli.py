@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -170,6 +171,7 @@ def run(options: argparse.Namespace, database_url: str) -> dict[str, Any]:
         bench.stop_server()
         if not options.keep_db:
             step("drop database", database.drop)
+            shutil.rmtree(folder, ignore_errors=True)  # logs, outbox of the import's mails
         database.release()
     results["settings"]["gunicorn"] = bench.gunicorn_settings()
     results["timings_s"]["total"] = round(time.perf_counter() - started, 1)

@@ -28,6 +28,10 @@ from sqlalchemy.engine import make_url
 
 from tests.factories import World, build_world
 
+# The browser fixtures are defined once, here: one Playwright session per test
+# process (a second sync_playwright in the same process refuses to start).
+from tests.web.browser import browser_context, chromium, live_server  # noqa: F401
+
 APP_ROLE = "timebank_app"
 
 

@@ -84,4 +84,3 @@ def text(response: TestResponse) -> str:
 
 
 # The browser fixtures (a live server, Chromium) live in browser.py.
-from tests.web.browser import browser_context, chromium, live_server  # noqa: E402, F401

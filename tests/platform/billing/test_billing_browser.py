@@ -14,15 +14,7 @@ from tests import conftest as base
 from tests.conftest import Database
 from tests.factories import PASSWORD, World
 from tests.platform.billing.conftest import billing_config
-from tests.web.browser import (  # noqa: F401  (fixtures)
-    LiveServer,
-    browser_context,
-    chromium,
-    live_server,
-    log_in,
-    needs_chromium,
-    screenshot,
-)
+from tests.web.browser import LiveServer, log_in, needs_chromium, screenshot
 from timebank.platform.billing.models import SchemeBilling
 from timebank.platform.db import db
 from timebank.platform.schemes.models import Scheme
@@ -49,7 +41,7 @@ def test_coordinator_subscribes_with_a_card_in_the_browser(
     app: Flask,
     world: World,
     live_server: LiveServer,
-    browser_context: Any,  # noqa: F811
+    browser_context: Any,
 ) -> None:
     page = browser_context().new_page()
     errors: list[str] = []

@@ -80,7 +80,8 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "OPENAPI_JSON_PATH": "openapi.json",
     }
     if database_url.startswith("postgresql"):
-        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, "pool_size": 10}
+        # No pre-ping (a round trip per checkout); stale connections are recycled.
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_recycle": 1800, "pool_size": 10}
     else:
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
     config.update(overrides)

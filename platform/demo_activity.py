@@ -78,11 +78,9 @@ def _member(email: str) -> Member:
 
 
 def _coordinator() -> Member:
-    return (
-        db.session.execute(select(Member).where(Member.role == "coordinator").order_by(Member.id))
-        .scalars()
-        .first()
-    )  # type: ignore[return-value]
+    return db.session.execute(
+        select(Member).where(Member.role == "coordinator").order_by(Member.id).limit(1)
+    ).scalar_one()
 
 
 def _activity(name: str) -> Activity:

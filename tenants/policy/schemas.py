@@ -95,7 +95,7 @@ class PolicySchema(Strict):
     @pre_load
     def _drop_read_only(self, data: Any, **kwargs: Any) -> Any:
         if isinstance(data, dict):
-            data = {k: v for k, v in data.items() if k != "version"}
+            data = {k: v for k, v in data.items() if k not in {"version", "id"}}
         return data
 
     @validates_schema

@@ -100,7 +100,8 @@ def test_policy_change_makes_a_new_version_and_keeps_the_old(app: Flask, world: 
     api = world.api(world.a.coordinator)
     slug = world.a.slug
     before = _policy(api, slug)
-    changed = dict(before, peer_transfers={"enabled": True, "max_amount": 90})
+    # Read-only fields a GET returns (version, id) are ignored on PUT.
+    changed = dict(before, id=123, peer_transfers={"enabled": True, "max_amount": 90})
     response = api.put(f"/api/v1/schemes/{slug}/policy", changed)
     assert response.status_code == 200, response.data
     assert response.get_json()["version"] == before["version"] + 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from timebank.tenants.ledger.services import format_minutes
 
     app.jinja_env.filters["hours"] = format_minutes
+    # Each rendered form gets a fresh key: see platform/api/idempotency.py.
+    app.jinja_env.globals["new_form_key"] = lambda: uuid.uuid4().hex
 
     @app.teardown_request
     def _leave_scheme(_error: BaseException | None) -> None:

@@ -34,10 +34,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.exceptions import HTTPException
 
 from timebank.platform import tenancy
-from timebank.platform.api.errors import ApiError, api_error_response, http_error_response, problem
+from timebank.platform.api.errors import ApiError, problem
 from timebank.platform.db import TenantScoped, atomic, db, run_atomic, utcnow_column
 
 HEADER = "Idempotency-Key"
+FORM_FIELD = "idempotency_key"
+# A stored redirect (a page's answer to a form) keeps its target as the body.
+REDIRECT = "text/uri-list"
 MAX_KEY_LENGTH = 255
 KEEP_FOR = timedelta(hours=48)
 
@@ -80,7 +83,10 @@ def _replay(row: IdempotencyKey, fingerprint: str) -> Response:
             "idempotency_key_reused",
             "This Idempotency-Key was already used for a different request.",
         )
-    response = Response(row.response_body, status=row.status_code, mimetype=row.content_type)
+    if row.content_type == REDIRECT:
+        response = Response(status=row.status_code, headers={"Location": row.response_body})
+    else:
+        response = Response(row.response_body, status=row.status_code, mimetype=row.content_type)
     response.headers["Idempotent-Replayed"] = "true"
     return response
 
@@ -97,6 +103,11 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         key = request.headers.get(HEADER)
+        # Pages: every form carries a fresh key (the csrf() macro), so a
+        # double-click or a re-sent POST pays once and shows the same result.
+        from_form = key is None and request.method == "POST" and bool(request.form.get(FORM_FIELD))
+        if from_form:
+            key = request.form[FORM_FIELD]
         if key is None:
             return view(*args, **kwargs)
         if not key or len(key) > MAX_KEY_LENGTH:
@@ -134,6 +145,8 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
             user_id = _current_user_id()
             if user_id is not None and tenancy.current().scheme_id is not None:
                 row = _find(user_id, key)
+                if row is not None and from_form and row.request_hash != fingerprint:
+                    return view(*args, **kwargs)  # an old form sent again with other values
                 if row is not None:
                     return _replay(row, fingerprint)
         return problem(
@@ -154,14 +167,13 @@ def _current_user_id() -> int | None:
 
 
 def _as_response(view: Callable[..., Any], args: Any, kwargs: Any) -> Response:
-    from flask import make_response
+    from flask import current_app, make_response
 
     try:
         return make_response(view(*args, **kwargs))
-    except ApiError as error:
-        return api_error_response(error)
-    except HTTPException as error:
-        return http_error_response(error)
+    except (ApiError, HTTPException) as error:
+        # The app's own handlers: problem+json for the API, a page for people.
+        return make_response(current_app.handle_user_exception(error))
 
 
 def _store(key: str, fingerprint: str, response: Response) -> None:
@@ -179,8 +191,12 @@ def _store(key: str, fingerprint: str, response: Response) -> None:
             key=key,
             request_hash=fingerprint,
             status_code=response.status_code,
-            response_body=response.get_data(as_text=True),
-            content_type=response.mimetype or "application/json",
+            response_body=response.location
+            if 300 <= response.status_code < 400 and response.location
+            else response.get_data(as_text=True),
+            content_type=REDIRECT
+            if 300 <= response.status_code < 400 and response.location
+            else response.mimetype or "application/json",
         )
     )
     try:

@@ -303,3 +303,26 @@ def test_a_member_in_debt_is_told_to_ask_a_coordinator(world: World, pages: Page
     refused = pages.post("/s/alpha-bank/leave", {"confirm": "yes", "balance_to": "pot"})
     assert refused.status_code == 422
     assert "a coordinator needs to settle it before you can leave" in text(refused)
+
+
+def test_a_double_click_on_pay_pays_once(world: World, pages: Pages) -> None:
+    """Every form carries a fresh key; the same form sent twice moves credits once."""
+    import re as _re
+
+    ann, arthur = world.a.members
+    pages.login(ann)
+    form = pages.get("/s/alpha-bank/pay").get_data(as_text=True)
+    key = _re.search(r'name="idempotency_key" value="([0-9a-f]+)"', form)
+    assert key, "the pay form carries an idempotency key"
+    data = {"to": arthur.member_ids["alpha-bank"], "amount": "1", "idempotency_key": key.group(1)}
+    first = pages.post("/s/alpha-bank/pay?form=pay", dict(data))
+    second = pages.post("/s/alpha-bank/pay?form=pay", dict(data, csrf_token=pages.token()))
+    assert first.status_code == second.status_code == 302
+    assert first.location == second.location
+    assert balance(world, ann, world.a) == -60 and balance(world, arthur, world.a) == 60
+    # A new form (a new key) pays again.
+    fresh = pages.get("/s/alpha-bank/pay").get_data(as_text=True)
+    other = _re.search(r'name="idempotency_key" value="([0-9a-f]+)"', fresh)
+    assert other and other.group(1) != key.group(1)
+    pages.post("/s/alpha-bank/pay?form=pay", dict(data, idempotency_key=other.group(1)))
+    assert balance(world, ann, world.a) == -120

@@ -7,6 +7,7 @@ from typing import Any
 from flask import flash, redirect, request, url_for
 
 from timebank.platform.api.errors import ApiError
+from timebank.platform.api.idempotency import idempotent
 from timebank.platform.web import reads
 from timebank.platform.web.forms import (
     Form,
@@ -216,6 +217,7 @@ def member(slug: str, member_id: int) -> Any:
 
 
 @bp.route("/award", methods=["GET", "POST"])
+@idempotent
 def award(slug: str) -> Any:
     access = page_access(coordinator=True)
     form = Form(values={"member_ids": []})

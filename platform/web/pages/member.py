@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, abort, flash, redirect, request, url_for
 
+from timebank.platform.api.idempotency import idempotent
 from timebank.platform.web import reads
 from timebank.platform.web.forms import (
     Form,
@@ -53,6 +54,7 @@ def overview(slug: str) -> Any:
 
 
 @bp.route("/log-hours", methods=["GET", "POST"])
+@idempotent
 def log_hours(slug: str) -> Any:
     access = page_access()
     today = earning.scheme_today(access.scheme)
@@ -125,6 +127,7 @@ PARTNER_FIELDS = {
 
 
 @bp.route("/pay", methods=["GET", "POST"])
+@idempotent
 def pay(slug: str) -> Any:
     access = page_access()
     which = request.args.get("form", "pay")
@@ -240,6 +243,7 @@ def rewards(slug: str) -> Any:
 
 
 @bp.route("/rewards/<int:reward_id>/redeem", methods=["POST"])
+@idempotent
 def redeem(slug: str, reward_id: int) -> Any:
     access = page_access()
     spending.get_reward(reward_id)  # 404 for another scheme's reward, as for its page
@@ -306,6 +310,7 @@ def statement(slug: str) -> Any:
 
 
 @bp.route("/leave", methods=["GET", "POST"])
+@idempotent
 def leave(slug: str) -> Any:
     access = page_access()
     form = Form(values={"balance_to": "pot"})

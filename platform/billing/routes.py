@@ -14,15 +14,14 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, request, url_for
 from flask_smorest import Blueprint as ApiBlueprint
-from sqlalchemy import select
 
 from timebank.platform.api.errors import ApiError
-from timebank.platform.api.pagination import keyset_page, page
+from timebank.platform.api.pagination import page
 from timebank.platform.api.schemas import PageQuery
 from timebank.platform.billing import services
 from timebank.platform.billing.schemas import BillingSchemePage, SchemePlanOut, SetPlanIn
 from timebank.platform.identity.auth import require_operator
-from timebank.platform.schemes.models import Scheme
+from timebank.platform.operators import services as operators
 from timebank.platform.web.pages.common import page_access, render, scheme_blueprint
 
 bp = scheme_blueprint("billing", "/billing")
@@ -179,14 +178,7 @@ def _operators_only() -> None:
 @api_blp.arguments(PageQuery, location="query")
 @api_blp.response(200, BillingSchemePage)
 def billing_schemes(args: dict[str, Any]) -> dict[str, Any]:
-    rows, cursor = keyset_page(
-        select(Scheme),
-        keys=[Scheme.id],
-        limit=args["limit"],
-        cursor=args["cursor"],
-        descending=False,
-        key_of=lambda scheme: [scheme.id],
-    )
+    rows, cursor = operators.scheme_page(args["limit"], args["cursor"])
     return page(services.describe_for_operators(rows), cursor)
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask_smorest import Blueprint
-from sqlalchemy import select
 
-from timebank.platform.api.pagination import keyset_page, page
+from timebank.platform.api.pagination import page
 from timebank.platform.api.schemas import PageQuery
 from timebank.platform.identity.auth import require_operator
 from timebank.platform.operators import services
@@ -17,7 +16,6 @@ from timebank.platform.operators.schemas import (
     StatusOut,
     SuspendIn,
 )
-from timebank.platform.schemes.models import Scheme
 from timebank.platform.schemes.services import set_scheme_status
 
 blp = Blueprint("platform", __name__, url_prefix="/api/v1/platform", description="Operators")
@@ -32,14 +30,7 @@ def _operators_only() -> None:
 @blp.arguments(PageQuery, location="query")
 @blp.response(200, PlatformSchemePage)
 def schemes(args: dict[str, Any]) -> dict[str, Any]:
-    rows, cursor = keyset_page(
-        select(Scheme),
-        keys=[Scheme.id],
-        limit=args["limit"],
-        cursor=args["cursor"],
-        descending=False,
-        key_of=lambda scheme: [scheme.id],
-    )
+    rows, cursor = services.scheme_page(args["limit"], args["cursor"])
     return page(services.describe_schemes(rows), cursor)
 
 

@@ -11,6 +11,20 @@ from timebank.platform.db import db
 from timebank.platform.schemes.models import Scheme
 
 
+def scheme_page(limit: int, cursor: str | None) -> tuple[list[Scheme], str | None]:
+    """One page of every scheme on the platform, oldest first (operators)."""
+    from timebank.platform.api.pagination import keyset_page
+
+    return keyset_page(
+        select(Scheme),
+        keys=[Scheme.id],
+        limit=limit,
+        cursor=cursor,
+        descending=False,
+        key_of=lambda scheme: [scheme.id],
+    )
+
+
 def describe_schemes(rows: list[Scheme]) -> list[dict[str, Any]]:
     """Schemes with their active member counts (one query for any number)."""
     from timebank.tenants.memberships.models import Member

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from timebank.platform.api.errors import Forbidden
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.api.pagination import keyset_page, page
 from timebank.tenants.earning import awards, services
@@ -25,7 +24,11 @@ from timebank.tenants.earning.schemas import (
     ClaimQuery,
     RejectIn,
 )
-from timebank.tenants.memberships.services import get_member, resolve_scheme_from_url, scheme_access
+from timebank.tenants.memberships.services import (
+    readable_member,
+    resolve_scheme_from_url,
+    scheme_access,
+)
 
 blp = Blueprint(
     "earning", __name__, url_prefix="/api/v1/schemes/<slug>", description="Earning credits"
@@ -103,15 +106,7 @@ def submit_claim(body: dict[str, Any], slug: str) -> Claim:
 def claims(args: dict[str, Any], slug: str) -> dict[str, Any]:
     """Members see their own claims; coordinators see all (``?status=pending``: oldest first)."""
     access = scheme_access(slug)
-    member_id = args["member_id"]
-    if not access.is_coordinator:
-        if member_id not in (None, access.member.id):
-            raise Forbidden(
-                "Only coordinators may look at another member's claims.", code="coordinator_only"
-            )
-        member_id = access.member.id
-    elif member_id is not None:
-        member_id = get_member(member_id).id
+    member_id = readable_member(access, args["member_id"], what="claims", all_for_coordinators=True)
     rows, cursor = keyset_page(
         services.claims_query(member_id=member_id, status=args["status"]),
         keys=[Claim.id],

@@ -11,7 +11,7 @@ from flask import Response, stream_with_context
 from flask_smorest import Blueprint
 
 from timebank.platform import tenancy
-from timebank.platform.api.errors import Forbidden, NotFound
+from timebank.platform.api.errors import NotFound
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.api.pagination import keyset_page, page
 from timebank.platform.api.schemas import MemberPageQuery
@@ -27,7 +27,7 @@ from timebank.tenants.ledger.schemas import (
 )
 from timebank.tenants.memberships.services import (
     Access,
-    get_member,
+    readable_member,
     resolve_scheme_from_url,
     scheme_access,
 )
@@ -39,13 +39,9 @@ blp.before_request(resolve_scheme_from_url)
 
 def _subject(access: Access, member_id: int | None) -> int:
     """Whose account a read is about: the caller's, or any member's for coordinators."""
-    if member_id is None or member_id == access.member.id:
-        return access.member.id
-    if not access.is_coordinator:
-        raise Forbidden(
-            "Only coordinators may look at another member's account.", code="coordinator_only"
-        )
-    return get_member(member_id).id
+    subject = readable_member(access, member_id, what="account")
+    assert subject is not None
+    return subject
 
 
 @blp.route("/balance")

@@ -104,6 +104,26 @@ def get_member(member_id: int) -> Member:
     return member
 
 
+def readable_member(
+    access: Access, member_id: int | None, *, what: str, all_for_coordinators: bool = False
+) -> int | None:
+    """Whose records a read may show: the caller's own; any member's for coordinators.
+
+    With no ``member_id``: the caller's own, or everyone's (``None``) for a
+    coordinator when ``all_for_coordinators``. Raises 403 ``coordinator_only``
+    for a member asking about someone else, 404 for another scheme's member.
+    """
+    if member_id is None:
+        return None if all_for_coordinators and access.is_coordinator else access.member.id
+    if member_id == access.member.id:
+        return member_id
+    if not access.is_coordinator:
+        raise Forbidden(
+            f"Only coordinators may look at another member's {what}.", code="coordinator_only"
+        )
+    return get_member(member_id).id
+
+
 def join_scheme(scheme: Scheme, user: User, *, role: str, actor_user_id: int | None) -> Member:
     """Make ``user`` an active member (inside the caller's unit of work)."""
     member = db.session.execute(

@@ -6,12 +6,15 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from timebank.platform.api.errors import Forbidden
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.api.pagination import keyset_page, page
 from timebank.tenants.ledger.schemas import TransactionOut
 from timebank.tenants.ledger.services import describe_transactions
-from timebank.tenants.memberships.services import get_member, resolve_scheme_from_url, scheme_access
+from timebank.tenants.memberships.services import (
+    readable_member,
+    resolve_scheme_from_url,
+    scheme_access,
+)
 from timebank.tenants.spending import gifts, leaving, services
 from timebank.tenants.spending.models import Redemption, Reward
 from timebank.tenants.spending.schemas import (
@@ -111,16 +114,9 @@ def redeem(body: dict[str, Any], slug: str) -> dict[str, Any]:
 def redemptions(args: dict[str, Any], slug: str) -> dict[str, Any]:
     """Members see their own redemptions; coordinators all (``?member_id=``, ``?status=``)."""
     access = scheme_access(slug)
-    member_id = args["member_id"]
-    if not access.is_coordinator:
-        if member_id not in (None, access.member.id):
-            raise Forbidden(
-                "Only coordinators may look at another member's redemptions.",
-                code="coordinator_only",
-            )
-        member_id = access.member.id
-    elif member_id is not None:
-        member_id = get_member(member_id).id
+    member_id = readable_member(
+        access, args["member_id"], what="redemptions", all_for_coordinators=True
+    )
     rows, cursor = keyset_page(
         services.redemptions_query(member_id=member_id, status=args["status"]),
         keys=[Redemption.id],

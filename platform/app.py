@@ -122,6 +122,7 @@ def _register_api(app: Flask) -> None:
     from timebank.tenants.memberships.import_routes import blp as member_imports
     from timebank.tenants.memberships.routes import blp as members
     from timebank.tenants.memberships.routes import invitations_blp
+    from timebank.tenants.memberships.services import resolve_scheme_from_url
     from timebank.tenants.policy.routes import blp as policy
     from timebank.tenants.spending.routes import blp as spending
     from timebank.worker.routes import blp as jobs
@@ -160,6 +161,10 @@ def _register_api(app: Flask) -> None:
             return
         if request.endpoint in PUBLIC_API_ENDPOINTS or request.endpoint is None:
             return
+        if "slug" in (request.view_args or {}) and resolve_scheme_from_url in (
+            app.before_request_funcs.get(request.blueprint or "", ())
+        ):
+            return  # the scheme blueprint checks the caller with the membership, next
         auth.require_user()
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     delete,
+    insert,
     select,
 )
 from sqlalchemy.exc import IntegrityError
@@ -35,7 +36,15 @@ from werkzeug.exceptions import HTTPException
 
 from timebank.platform import tenancy
 from timebank.platform.api.errors import ApiError, problem
-from timebank.platform.db import TenantScoped, atomic, db, run_atomic, utcnow_column
+from timebank.platform.db import (
+    TenantScoped,
+    atomic,
+    db,
+    next_ids,
+    run_atomic,
+    utcnow,
+    utcnow_column,
+)
 
 HEADER = "Idempotency-Key"
 FORM_FIELD = "idempotency_key"
@@ -183,24 +192,25 @@ def _store(key: str, fingerprint: str, response: Response) -> None:
     if user_id is None or scheme_id is None:
         return  # 401/404 before the scheme resolved: nothing to key
     # No look-up first: the unique index decides, and a concurrent request
-    # with the same key blocks on it until the first commits.
-    db.session.add(
-        IdempotencyKey(
-            scheme_id=scheme_id,
-            user_id=user_id,
-            key=key,
-            request_hash=fingerprint,
-            status_code=response.status_code,
-            response_body=response.location
-            if 300 <= response.status_code < 400 and response.location
-            else response.get_data(as_text=True),
-            content_type=REDIRECT
-            if 300 <= response.status_code < 400 and response.location
-            else response.mimetype or "application/json",
-        )
-    )
+    # with the same key blocks on it until the first commits. Core, not the
+    # unit of work: one INSERT, no object to track.
+    redirect = 300 <= response.status_code < 400 and bool(response.location)
+    values = {
+        "scheme_id": scheme_id,
+        "user_id": user_id,
+        "key": key,
+        "request_hash": fingerprint,
+        "status_code": response.status_code,
+        "response_body": response.location if redirect else response.get_data(as_text=True),
+        "content_type": REDIRECT if redirect else response.mimetype or "application/json",
+        "created_at": utcnow(),
+    }
+    session = db.session()
+    session.flush()
+    if session.get_bind().dialect.name != "postgresql":
+        values["id"] = next_ids(session, IdempotencyKey.__tablename__, 1)[0]
     try:
-        db.session.flush()
+        session.connection().execute(insert(IdempotencyKey.__table__), values)
     except IntegrityError as error:
         if "idempotency_keys" in str(error.orig):
             raise _KeyTaken() from error

@@ -24,17 +24,43 @@ def init_app(app: Flask) -> None:
 
     @login_manager.request_loader
     def _load_from_header(req: Request) -> User | None:
-        header = req.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None
-        return user_for_token(token.strip())
+        token = bearer_token(req)
+        return None if token is None else user_for_token(token)
 
     @login_manager.unauthorized_handler
     def _unauthorized():  # type: ignore[no-untyped-def]
         if request.path.startswith("/api/"):
             raise Unauthorized("Sign in, or send an API token as 'Authorization: Bearer …'.")
         return redirect(url_for("web.login", next=request.full_path))
+
+
+def bearer_token(req: Request) -> str | None:
+    """The API token of ``Authorization: Bearer …``, if the request sends one."""
+    header = req.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def user_pending(req: Request) -> bool:
+    """No user loaded yet for this request, and none to come from the web session:
+    a bearer token may be checked together with other look-ups (see
+    ``memberships.services.scheme_access``) and the user handed over with
+    ``adopt_user``."""
+    from flask import g, session
+
+    return "_login_user" not in g and "_user_id" not in session
+
+
+def adopt_user(user: User) -> None:
+    """Make ``user`` (found by its bearer token) the request's ``current_user``,
+    as flask-login's request loader would."""
+    from flask import current_app
+    from flask_login import user_loaded_from_request
+
+    login_manager._update_request_context_with_user(user)
+    user_loaded_from_request.send(current_app._get_current_object(), user=user)
 
 
 def require_user() -> User:

@@ -91,12 +91,14 @@ def user_for_token(token: str) -> User | None:
     if row is None:
         return None
     api_token, user = row
-    expires_at = api_token.expires_at
+    return user if token_admits(user, api_token.expires_at, api_token.revoked_at) else None
+
+
+def token_admits(user: User, expires_at: datetime, revoked_at: datetime | None) -> bool:
+    """Whether a token found for ``user`` still lets them in."""
     if expires_at.tzinfo is None:
         expires_at = expires_at.replace(tzinfo=UTC)
-    if api_token.revoked_at is not None or expires_at <= datetime.now(UTC) or user.is_disabled:
-        return None
-    return user
+    return revoked_at is None and expires_at > datetime.now(UTC) and not user.is_disabled
 
 
 @atomic

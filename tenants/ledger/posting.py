@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from timebank.platform.api.errors import NotFound, RuleViolation
@@ -121,40 +122,35 @@ def post_transaction(
         label = (names or {}).get(account_id) or _describe(account)
         _check_limits(scheme, policy, account, account.balance, delta, label)
 
-    transaction = Transaction(
-        scheme_id=scheme.id,
-        kind=kind,
-        amount=sum(leg.amount for leg in legs if leg.amount > 0),
-        memo=memo,
-        created_by=actor_user_id,
-        idempotency_key=idempotency_key,
-        policy_version=scheme.policy_version,
-        reverses_id=reverses_id,
-        partner_scheme_id=partner_scheme_id,
-        exchange_id=exchange_id,
+    transaction = _insert_transaction(
+        {
+            "scheme_id": scheme.id,
+            "kind": kind,
+            "amount": sum(leg.amount for leg in legs if leg.amount > 0),
+            "memo": memo,
+            "created_by": actor_user_id,
+            "created_at": utcnow(),
+            "idempotency_key": idempotency_key,
+            "policy_version": scheme.policy_version,
+            "reverses_id": reverses_id,
+            "partner_scheme_id": partner_scheme_id,
+            "exchange_id": exchange_id,
+        }
     )
-    db.session.add(transaction)
-    try:
-        db.session.flush()
-    except IntegrityError as error:
-        if reverses_id is not None:
-            raise RuleViolation(
-                "This transaction has already been reversed.", code="already_reversed"
-            ) from error
-        raise
     rows = []
+    moved: dict[int, tuple[int, int]] = {}
     for leg in legs:
         account = accounts[leg.account_id]
-        account.balance += leg.amount  # written by the unit of work's flush
-        account.version += 1
+        balance, version = moved.get(account.id, (account.balance, account.version))
+        moved[account.id] = (balance + leg.amount, version + 1)
         rows.append(
             {
                 "scheme_id": scheme.id,
                 "transaction_id": transaction.id,
                 "account_id": account.id,
                 "amount": leg.amount,
-                "balance_after": account.balance,
-                "account_version": account.version,
+                "balance_after": balance + leg.amount,
+                "account_version": version + 1,
             }
         )
     session = db.session()
@@ -162,8 +158,39 @@ def post_transaction(
         for row, posting_id in zip(rows, next_ids(session, "postings", len(rows)), strict=True):
             row["id"] = posting_id
     _bulk_insert(Posting.__table__, rows)
+    _bulk_set_balances(scheme.id, dict(sorted(moved.items())))
+    for account_id, (balance, version) in moved.items():
+        set_committed_value(accounts[account_id], "balance", balance)
+        set_committed_value(accounts[account_id], "version", version)
     # Serialisers read these instead of loading the postings back.
     transaction.__dict__["described_postings"] = _legs_described(rows, accounts)
+    return transaction
+
+
+def _insert_transaction(values: dict[str, Any]) -> Transaction:
+    """Insert one transaction row with Core (no unit-of-work flush) and return it as
+    a persistent ``Transaction`` of the session."""
+    session = db.session()
+    session.flush()  # rows the caller added first (an exchange, a claim) exist before this one
+    connection = session.connection()
+    table = Transaction.__table__
+    try:
+        if connection.dialect.name == "postgresql":
+            values["id"] = connection.execute(
+                insert(table).returning(table.c.id), values
+            ).scalar_one()
+        else:
+            values["id"] = next_ids(session, "transactions", 1)[0]
+            connection.execute(insert(table), values)
+    except IntegrityError as error:
+        if values["reverses_id"] is not None:
+            raise RuleViolation(
+                "This transaction has already been reversed.", code="already_reversed"
+            ) from error
+        raise
+    transaction = Transaction(**values)
+    make_transient_to_detached(transaction)
+    session.add(transaction)
     return transaction
 
 
@@ -350,14 +377,20 @@ def _bulk_insert(table: Any, rows: list[dict[str, Any]]) -> None:
     if dialect.name != "postgresql":
         session.execute(insert(table), rows)
         return
-    names = list(rows[0])
-    arrays = ", ".join(
-        f"CAST(:{name} AS {table.c[name].type.compile(dialect)}[])" for name in names
-    )
-    session.execute(
-        text(f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"),
-        {name: [row[name] for row in rows] for name in names},
-    )
+    names = tuple(rows[0])
+    statement = _unnest_inserts.get((table.name, names))
+    if statement is None:
+        arrays = ", ".join(
+            f"CAST(:{name} AS {table.c[name].type.compile(dialect)}[])" for name in names
+        )
+        statement = text(
+            f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"
+        )
+        _unnest_inserts[(table.name, names)] = statement
+    session.connection().execute(statement, {name: [row[name] for row in rows] for name in names})
+
+
+_unnest_inserts: dict[tuple[str, tuple[str, ...]], Any] = {}
 
 
 def _bulk_set_balances(scheme_id: int, moved: dict[int, tuple[int, int]]) -> None:
@@ -365,7 +398,7 @@ def _bulk_set_balances(scheme_id: int, moved: dict[int, tuple[int, int]]) -> Non
     session = db.session()
     table = Account.__table__
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(
+        session.connection().execute(
             text(
                 "UPDATE accounts SET balance = moved.balance, version = moved.version "
                 "FROM unnest(CAST(:ids AS BIGINT[]), CAST(:balances AS BIGINT[]), "

@@ -85,13 +85,20 @@ def scheme_account(kind: str) -> Account:
 def resolve_payee(field: str, member_id: int, *, payer: Member | None = None) -> Member:
     """A member of this scheme who can receive credits, or a 422 on ``field``."""
     payee = db.session.execute(select(Member).where(Member.id == member_id)).scalar_one_or_none()
-    if payee is None or payee.status == "left":
-        raise FieldError(field, "No member with this id in this scheme.")
-    if payer is not None and payee.id == payer.id:
-        raise FieldError(field, "You cannot pay yourself.")
-    if payee.status != "active":
-        raise FieldError(field, "This member cannot receive credits at the moment.")
+    check_payee(field, member_id, None if payee is None else payee.status, payer=payer)
+    assert payee is not None
     return payee
+
+
+def check_payee(field: str, member_id: int, status: str | None, *, payer: Member | None) -> None:
+    """Refuse (422 on ``field``) a payee that is missing (``status`` None), gone, the
+    payer, or not active."""
+    if status is None or status == "left":
+        raise FieldError(field, "No member with this id in this scheme.")
+    if payer is not None and member_id == payer.id:
+        raise FieldError(field, "You cannot pay yourself.")
+    if status != "active":
+        raise FieldError(field, "This member cannot receive credits at the moment.")
 
 
 def member_names(member_ids: Iterable[int]) -> dict[int, str]:
@@ -119,7 +126,18 @@ def post_transfer(
     """A member pays another member of the same scheme."""
     policy = current_policy(scheme)
     rules = policy["peer_transfers"]
-    payee = resolve_payee("to_member_id", to_member_id, payer=payer)
+    # One query: both accounts locked (id order) with the payee's membership.
+    rows = db.session.execute(
+        select(Account, Member.status)
+        .join(Member, and_(Member.scheme_id == Account.scheme_id, Member.id == Account.member_id))
+        .where(Account.member_id.in_(sorted({payer.id, to_member_id})))
+        .order_by(Account.id)
+        .with_for_update(of=Account)
+        .execution_options(populate_existing=True)
+    ).all()
+    accounts = {account.member_id: account for account, _ in rows}
+    statuses = {account.member_id: status for account, status in rows}
+    check_payee("to_member_id", to_member_id, statuses.get(to_member_id), payer=payer)
     if not rules["enabled"]:
         raise RuleViolation(
             f"Members of {scheme.name} cannot pay each other directly.",
@@ -131,8 +149,7 @@ def post_transfer(
             code="amount_above_maximum",
             extra={"max_amount": rules["max_amount"]},
         )
-    accounts = lock_member_accounts([payer.id, payee.id])
-    payer_account, payee_account = accounts[payer.id], accounts[payee.id]
+    payer_account, payee_account = accounts[payer.id], accounts[to_member_id]
     return post_transaction(
         scheme,
         kind="transfer",

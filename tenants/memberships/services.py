@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app, g, request
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
 from timebank.platform import audit, tenancy
 from timebank.platform.api.errors import FieldError, Forbidden, Gone, NotFound, RuleViolation
 from timebank.platform.db import atomic, db
-from timebank.platform.identity.auth import require_user
-from timebank.platform.identity.models import User
-from timebank.platform.identity.services import hash_token
+from timebank.platform.identity.auth import adopt_user, bearer_token, require_user, user_pending
+from timebank.platform.identity.models import ApiToken, User
+from timebank.platform.identity.services import hash_token, token_admits
 from timebank.platform.mail import send_mail
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.ledger.models import Account
@@ -67,14 +67,52 @@ def scheme_access(slug: str, *, write: bool = False, coordinator: bool = False) 
 
 
 def _resolve(slug: str) -> Access:
+    access = _resolve_with_token(slug)
+    if access is not None:
+        return access
     user = require_user()
     scheme = find_scheme(slug)
     if scheme is None:
         raise NotFound(SCHEME_NOT_FOUND)
+    _scheme_ids[slug] = scheme.id
     tenancy.set_request_scheme(scheme.id)
     member = db.session.execute(
         select(Member).where(Member.user_id == user.id)
     ).scalar_one_or_none()
+    if member is None or member.status == "left":
+        raise NotFound(SCHEME_NOT_FOUND)
+    return Access(scheme=scheme, member=member, user=user)
+
+
+# slug → scheme id, learnt per process. Slugs never change, but the pair is
+# only a hint: the query below checks it, and falls back when it does not hold.
+_scheme_ids: dict[str, int] = {}
+
+
+def _resolve_with_token(slug: str) -> Access | None:
+    """An API call's token, user, scheme and membership in one query (the hot path
+    of every scheme endpoint), when the scheme's id is known already. ``None``:
+    resolve step by step instead (which also answers 401 and 404)."""
+    scheme_id = _scheme_ids.get(slug)
+    if scheme_id is None or not user_pending(request):
+        return None
+    token = bearer_token(request)
+    if token is None:
+        return None
+    tenancy.set_request_scheme(scheme_id)
+    row = db.session.execute(
+        select(User, Scheme, Member, ApiToken.expires_at, ApiToken.revoked_at)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .join(Scheme, and_(Scheme.id == scheme_id, Scheme.slug == slug))
+        .outerjoin(Member, and_(Member.scheme_id == Scheme.id, Member.user_id == User.id))
+        .where(ApiToken.token_hash == hash_token(token))
+    ).first()
+    if row is None:
+        return None
+    user, scheme, member, expires_at, revoked_at = row
+    if not token_admits(user, expires_at, revoked_at):
+        return None
+    adopt_user(user)
     if member is None or member.status == "left":
         raise NotFound(SCHEME_NOT_FOUND)
     return Access(scheme=scheme, member=member, user=user)

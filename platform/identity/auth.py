@@ -60,7 +60,7 @@ def adopt_user(user: User) -> None:
     from flask_login import user_loaded_from_request
 
     login_manager._update_request_context_with_user(user)
-    user_loaded_from_request.send(current_app._get_current_object(), user=user)
+    user_loaded_from_request.send(current_app._get_current_object(), user=user)  # type: ignore[attr-defined]
 
 
 def require_user() -> User:

@@ -158,13 +158,16 @@ def _scope_tenant_queries(state: ORMExecuteState) -> None:
         return
     # Applies to every occurrence of a tenant entity: columns, select_from, joins,
     # subqueries (``all_mappers`` misses ``select(func.count()).select_from(Model)``).
-    scheme_id = context.scheme_id
-    state.statement = state.statement.options(
-        with_loader_criteria(
-            TenantScoped,
-            lambda cls: cls.scheme_id == scheme_id,
-            include_aliases=True,
-        )
+    state.statement = state.statement.options(_scheme_criteria(context.scheme_id))
+
+
+@functools.lru_cache(maxsize=4096)
+def _scheme_criteria(scheme_id: int) -> Any:
+    """The criteria option for one scheme, built once (options are immutable)."""
+    return with_loader_criteria(
+        TenantScoped,
+        lambda cls: cls.scheme_id == scheme_id,
+        include_aliases=True,
     )
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.pagination import page, page_schema
 from timebank.platform.api.schemas import PageQuery
 from timebank.platform.identity.auth import require_operator

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, request, url_for
-from flask_smorest import Blueprint as ApiBlueprint
 
+from timebank.platform.api.blueprint import Blueprint as ApiBlueprint
 from timebank.platform.api.errors import ApiError
 from timebank.platform.api.pagination import page
 from timebank.platform.api.schemas import PageQuery

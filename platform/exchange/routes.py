@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
+from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.pagination import keyset_page, page
 from timebank.platform.exchange import services
 from timebank.platform.exchange.models import Agreement

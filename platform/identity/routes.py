@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from flask_smorest import Blueprint
 
+from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.identity import services
 from timebank.platform.identity.auth import require_user
 from timebank.platform.identity.schemas import MeOut, TokenCreate, TokenOut, UserCreate, UserOut

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
+from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.pagination import page
 from timebank.platform.api.schemas import PageQuery
 from timebank.platform.identity.auth import require_operator

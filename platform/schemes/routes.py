@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
+from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.identity.auth import require_user
 from timebank.platform.schemes import services
 from timebank.platform.schemes.models import Scheme

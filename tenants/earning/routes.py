@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
+from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.api.pagination import keyset_page, page
 from timebank.tenants.earning import awards, services

@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from timebank.platform.api.errors import NotFound, RuleViolation
 from timebank.platform.db import db, in_atomic, next_ids, utcnow
@@ -86,13 +87,13 @@ def post_transaction(
     partner_scheme_id: int | None = None,
     exchange_id: int | None = None,
     names: dict[int, str] | None = None,
-    locked: Mapping[int, Account] | None = None,
+    locked: Mapping[int, Any] | None = None,
 ) -> Transaction:
     """Write one balanced transaction. Must run inside a unit of work (``atomic``).
 
     ``names`` maps account ids to the words used in refusals ("Your balance",
-    "Ann's balance"). ``locked`` passes accounts the caller has already locked
-    ``FOR UPDATE`` in id order (see ``lock_member_accounts``). Raises
+    "Ann's balance"). ``locked`` passes accounts (objects, or Core rows of the same
+    columns) the caller has already locked ``FOR UPDATE`` in id order. Raises
     ``RuleViolation`` (``insufficient_balance``, ``balance_above_maximum``,
     ``account_closed``) and writes nothing.
     """
@@ -159,12 +160,26 @@ def post_transaction(
             row["id"] = posting_id
     _bulk_insert(Posting.__table__, rows)
     _bulk_set_balances(scheme.id, dict(sorted(moved.items())))
-    for account_id, (balance, version) in moved.items():
-        set_committed_value(accounts[account_id], "balance", balance)
-        set_committed_value(accounts[account_id], "version", version)
+    _remember_balances(scheme.id, accounts, moved)
     # Serialisers read these instead of loading the postings back.
     transaction.__dict__["described_postings"] = _legs_described(rows, accounts)
     return transaction
+
+
+def _remember_balances(
+    scheme_id: int, accounts: Mapping[int, Any], moved: dict[int, tuple[int, int]]
+) -> None:
+    """Keep the session's ``Account`` objects equal to the rows just written with Core
+    (``accounts`` may hold plain rows, read with Core too)."""
+    session = db.session()
+    for account_id, (balance, version) in moved.items():
+        account = accounts[account_id]
+        if not isinstance(account, Account):
+            account = session.identity_map.get(identity_key(Account, (scheme_id, account_id)))
+            if account is None:
+                continue
+        set_committed_value(account, "balance", balance)
+        set_committed_value(account, "version", version)
 
 
 def _insert_transaction(values: dict[str, Any]) -> Transaction:
@@ -192,18 +207,6 @@ def _insert_transaction(values: dict[str, Any]) -> Transaction:
     make_transient_to_detached(transaction)
     session.add(transaction)
     return transaction
-
-
-def lock_member_accounts(member_ids: Iterable[int]) -> dict[int, Account]:
-    """Lock the accounts of these members ``FOR UPDATE`` in id order, by member id."""
-    accounts = db.session.execute(
-        select(Account)
-        .where(Account.member_id.in_(sorted(set(member_ids))))
-        .order_by(Account.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalars()
-    return {account.member_id: account for account in accounts if account.member_id is not None}
 
 
 def _legs_described(

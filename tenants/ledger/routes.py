@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Response, stream_with_context
-from flask_smorest import Blueprint
 
 from timebank.platform import tenancy
+from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.errors import NotFound
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.api.pagination import keyset_page, page

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
+from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.errors import FieldError
 from timebank.platform.api.pagination import keyset_page, page, page_schema
 from timebank.platform.api.schemas import PageQuery

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from sqlalchemy import and_
 
+from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.pagination import keyset_page, page
 from timebank.platform.api.schemas import PageQuery
 from timebank.platform.identity.auth import require_user

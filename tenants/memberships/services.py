@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app, g, request
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 
 from timebank.platform import audit, tenancy
 from timebank.platform.api.errors import FieldError, Forbidden, Gone, NotFound, RuleViolation
@@ -87,6 +87,14 @@ def _resolve(slug: str) -> Access:
 # slug → scheme id, learnt per process. Slugs never change, but the pair is
 # only a hint: the query below checks it, and falls back when it does not hold.
 _scheme_ids: dict[str, int] = {}
+# Built once: composing the statement costs more Python than running it.
+_BY_TOKEN = (
+    select(User, Scheme, Member, ApiToken.expires_at, ApiToken.revoked_at)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .join(Scheme, and_(Scheme.id == bindparam("scheme_id"), Scheme.slug == bindparam("slug")))
+    .outerjoin(Member, and_(Member.scheme_id == Scheme.id, Member.user_id == User.id))
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
 
 
 def _resolve_with_token(slug: str) -> Access | None:
@@ -101,11 +109,7 @@ def _resolve_with_token(slug: str) -> Access | None:
         return None
     tenancy.set_request_scheme(scheme_id)
     row = db.session.execute(
-        select(User, Scheme, Member, ApiToken.expires_at, ApiToken.revoked_at)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .join(Scheme, and_(Scheme.id == scheme_id, Scheme.slug == slug))
-        .outerjoin(Member, and_(Member.scheme_id == Scheme.id, Member.user_id == User.id))
-        .where(ApiToken.token_hash == hash_token(token))
+        _BY_TOKEN, {"scheme_id": scheme_id, "slug": slug, "token_hash": hash_token(token)}
     ).first()
     if row is None:
         return None

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from flask_smorest import Blueprint
 
+from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.errors import FieldError
 from timebank.platform.api.schemas import Strict
 from timebank.tenants.memberships.services import resolve_scheme_from_url, scheme_access

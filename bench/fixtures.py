@@ -49,7 +49,7 @@ def bench_app(database_url: str, outbox: str, pool_size: int) -> Flask:
             "FAST_PASSWORD_HASHING": True,
             "LOG_LEVEL": "WARNING",
             "SQLALCHEMY_ENGINE_OPTIONS": {
-                "pool_pre_ping": True,  # as platform/config.py sets it
+                "pool_recycle": 1800,  # as platform/config.py (no pre-ping)
                 "pool_size": pool_size,
                 "max_overflow": 4,
             },

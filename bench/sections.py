@@ -78,7 +78,7 @@ class Bench:
             "threads": self.server.threads,
             "worker_class": "gthread",
             "flags": " ".join(self.server.flags()),
-            "app_pool_size": "10 per worker (platform/config.py), pool_pre_ping on",
+            "app_pool_size": "10 per worker (platform/config.py), no pre-ping",
         }
 
     # --- set-up -----------------------------------------------------------------

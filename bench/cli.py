@@ -85,8 +85,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--threads",
         type=int,
-        default=int(os.environ.get("WEB_THREADS", 4)),
-        help="gunicorn threads per worker (deploy/gunicorn.conf.py: 4)",
+        default=int(os.environ.get("WEB_THREADS", 1)),
+        help="gunicorn threads per worker (deploy/gunicorn.conf.py: 1)",
+    )
+    parser.add_argument(
+        "--worker-class",
+        default=os.environ.get("WEB_WORKER_CLASS", "sync"),
+        help="gunicorn worker class (deploy/gunicorn.conf.py: sync)",
     )
     for name, value in FULL.items():
         flag = "--" + name.replace("_", "-")

@@ -40,6 +40,7 @@ class Bench:
         self.server = web.Server(
             workers=options.workers,
             threads=options.threads,
+            worker_class=options.worker_class,
             database_url=database.sqlalchemy_url("app"),
             folder=folder,
         )
@@ -76,7 +77,7 @@ class Bench:
         return {
             "workers": self.server.workers,
             "threads": self.server.threads,
-            "worker_class": "gthread",
+            "worker_class": self.server.worker_class,
             "flags": " ".join(self.server.flags()),
             "app_pool_size": "10 per worker (platform/config.py), no pre-ping",
         }

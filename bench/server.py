@@ -1,7 +1,7 @@
 """C2: the HTTP API under gunicorn, driven by wrk (or a Python generator), and its readers.
 
-The server is started here with ``deploy/gunicorn.conf.py`` (gthread workers)
-and the workers × threads the deployment recommends for this machine's cores.
+The server is started here with ``deploy/gunicorn.conf.py`` (sync workers)
+and the workers the deployment recommends for this machine's cores.
 Two overrides, both printed: ``max_requests`` is 0 so that no worker restarts in
 the middle of a run (its peak memory is read at the end), and the access log
 goes to a file instead of the terminal.
@@ -44,6 +44,7 @@ def free_port() -> int:
 class Server:
     workers: int
     threads: int
+    worker_class: str
     database_url: str
     folder: Path
     port: int = field(default_factory=free_port)
@@ -64,7 +65,7 @@ class Server:
             "--threads",
             str(self.threads),
             "--worker-class",
-            "gthread",
+            self.worker_class,
             "--max-requests",
             "0",
             "--access-logfile",

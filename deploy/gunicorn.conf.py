@@ -1,10 +1,15 @@
 """Gunicorn settings for the web process (see deploy/README.md).
 
-Synchronous workers with threads: request handlers spend most of their time
-waiting on PostgreSQL, so a few threads per process keep the cores busy
-without the memory of more processes. Each worker holds its own SQLAlchemy
-pool; keep workers × threads within the pool size and PostgreSQL's
-max_connections (or put PgBouncer in transaction mode in front).
+Synchronous workers, two per core, one request at a time each. A request is
+mostly Python CPU (a transfer: ~4 ms of Python against ~1.5 ms of PostgreSQL),
+so threads only queue for the GIL: on 2 cores, 4 threaded workers (4 threads
+each) and 4 sync workers reach the same peak (~300 transfers/s), but at 70% of
+it the server-side p99 was 64-100 ms threaded against 16-26 ms sync
+(``python -m bench``). Sync workers need a buffering reverse proxy or load
+balancer in front (slow clients would hold a worker); without one, set
+``WEB_WORKER_CLASS=gthread`` and ``WEB_THREADS=4``. Each worker holds its own
+SQLAlchemy pool; keep workers × threads within PostgreSQL's max_connections
+(or put PgBouncer in transaction mode in front).
 """
 
 import multiprocessing
@@ -12,8 +17,8 @@ import os
 
 bind = os.environ.get("BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
-worker_class = "gthread"
-threads = int(os.environ.get("WEB_THREADS", "4"))
+worker_class = os.environ.get("WEB_WORKER_CLASS", "sync")
+threads = int(os.environ.get("WEB_THREADS", "1"))
 timeout = 30
 graceful_timeout = 20
 keepalive = 5

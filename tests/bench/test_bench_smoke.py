@@ -71,7 +71,7 @@ def test_quick_bench_reports_every_section(tmp_path: Path) -> None:
     assert results["quick"] is True
     settings = results["settings"]
     assert settings["cores"] >= 1 and settings["postgresql"]["version"]
-    assert settings["gunicorn"]["worker_class"] == "gthread"
+    assert settings["gunicorn"]["worker_class"] == "sync"  # deploy/gunicorn.conf.py
 
     transfers = results["transfers"]
     for case in ("C0", "C1", "C2"):

@@ -97,8 +97,10 @@ def set_request_scheme(scheme_id: int) -> None:
     from flask import g
 
     _notify("before")
-    token = _current.set(SchemeContext(scheme_id=scheme_id, visible=(scheme_id,)))
-    g._scheme_context_token = token
+    previous = g.pop("_scheme_context_token", None)
+    if previous is not None:  # entered twice: teardown must undo both
+        _current.reset(previous)
+    g._scheme_context_token = _current.set(SchemeContext(scheme_id=scheme_id, visible=(scheme_id,)))
     _notify("after")
 
 

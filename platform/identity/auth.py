@@ -50,7 +50,9 @@ def user_pending(req: Request) -> bool:
     ``adopt_user``."""
     from flask import g, session
 
-    return "_login_user" not in g and "_user_id" not in session
+    # An empty session only: flask-login reads any other (a signed-in user, or one
+    # its session protection refuses) before it looks at the request.
+    return "_login_user" not in g and not session
 
 
 def adopt_user(user: User) -> None:

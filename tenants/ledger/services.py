@@ -146,6 +146,7 @@ def post_transfer(
     """A member pays another member of the same scheme."""
     policy = current_policy(scheme)
     rules = policy["peer_transfers"]
+    db.session.flush()  # the Core read below must see the caller's pending changes
     # One query: both accounts locked (id order) with the payee's membership.
     rows = (
         db.session.connection()

@@ -74,7 +74,7 @@ def _resolve(slug: str) -> Access:
     scheme = find_scheme(slug)
     if scheme is None:
         raise NotFound(SCHEME_NOT_FOUND)
-    _scheme_ids[slug] = scheme.id
+    _scheme_ids[_scheme_key(slug)] = scheme.id
     tenancy.set_request_scheme(scheme.id)
     member = db.session.execute(
         select(Member).where(Member.user_id == user.id)
@@ -86,7 +86,13 @@ def _resolve(slug: str) -> Access:
 
 # slug → scheme id, learnt per process. Slugs never change, but the pair is
 # only a hint: the query below checks it, and falls back when it does not hold.
-_scheme_ids: dict[str, int] = {}
+_scheme_ids: dict[tuple[str, str], int] = {}
+
+
+def _scheme_key(slug: str) -> tuple[str, str]:
+    return (str(db.engine.url), slug)
+
+
 # Built once: composing the statement costs more Python than running it.
 _BY_TOKEN = (
     select(User, Scheme, Member, ApiToken.expires_at, ApiToken.revoked_at)
@@ -101,7 +107,7 @@ def _resolve_with_token(slug: str) -> Access | None:
     """An API call's token, user, scheme and membership in one query (the hot path
     of every scheme endpoint), when the scheme's id is known already. ``None``:
     resolve step by step instead (which also answers 401 and 404)."""
-    scheme_id = _scheme_ids.get(slug)
+    scheme_id = _scheme_ids.get(_scheme_key(slug))
     if scheme_id is None or not user_pending(request):
         return None
     token = bearer_token(request)
@@ -111,11 +117,10 @@ def _resolve_with_token(slug: str) -> Access | None:
     row = db.session.execute(
         _BY_TOKEN, {"scheme_id": scheme_id, "slug": slug, "token_hash": hash_token(token)}
     ).first()
-    if row is None:
+    if row is None or not token_admits(row.User, row.expires_at, row.revoked_at):
+        tenancy.reset_request_scheme()  # step by step, from a clean slate
         return None
-    user, scheme, member, expires_at, revoked_at = row
-    if not token_admits(user, expires_at, revoked_at):
-        return None
+    user, scheme, member = row.User, row.Scheme, row.Member
     adopt_user(user)
     if member is None or member.status == "left":
         raise NotFound(SCHEME_NOT_FOUND)

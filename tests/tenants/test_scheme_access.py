@@ -114,3 +114,85 @@ def test_an_unknown_slug_and_a_bad_token_answer_as_before(app: Flask, world: Wor
     assert bad.status_code == 401
     none = api.client.get(balance_url(world))
     assert none.status_code == 401 and problem(none)["code"] == "unauthorized"
+
+
+def test_a_request_that_enters_a_scheme_twice_leaves_no_scheme_behind(
+    app: Flask, world: World
+) -> None:
+    from timebank.platform import tenancy
+
+    with app.test_request_context("/"):
+        tenancy.set_request_scheme(world.a.id)
+        tenancy.set_request_scheme(world.b.id)
+        assert tenancy.current().scheme_id == world.b.id
+        tenancy.reset_request_scheme()
+        assert tenancy.current().scheme_id is None
+    # And through the app: a stale slug → id pair falls back cleanly.
+    from timebank.tenants.memberships import services
+
+    warm(world)
+    key = next(k for k in services._scheme_ids if k[1] == world.a.slug)
+    services._scheme_ids[key] = world.b.id  # a pair that no longer holds
+    try:
+        api = world.api(world.a.members[0])
+        response = api.get(balance_url(world))
+        assert response.status_code == 200
+        assert response.get_json()["member_id"] == world.a.members[0].member_ids[world.a.slug]
+        with app.app_context():
+            assert tenancy.current().scheme_id is None
+    finally:
+        services._scheme_ids[key] = world.a.id
+
+
+def test_a_bearer_token_is_judged_alike_before_and_after_the_scheme_is_known(
+    app: Flask, world: World
+) -> None:
+    """A token sent with a session that holds no user (say, a CSRF token only) gets
+    flask-login's answer whether or not the one-query path applies."""
+    from timebank.tenants.memberships import services
+
+    person = world.a.members[0]
+
+    def call() -> int:
+        client = app.test_client()
+        with client.session_transaction() as session:
+            session["csrf_token"] = "abc"
+        return client.get(balance_url(world), headers=person.headers).status_code
+
+    services._scheme_ids.clear()
+    cold = call()
+    warm(world)
+    assert call() == cold
+
+
+def test_a_transfer_sees_changes_made_earlier_in_its_unit_of_work(app: Flask, world: World) -> None:
+    import pytest
+
+    from timebank.platform import tenancy
+    from timebank.platform.api.errors import RuleViolation
+    from timebank.platform.db import db, run_atomic
+    from timebank.platform.schemes.models import Scheme
+    from timebank.tenants.ledger.services import member_account, post_transfer
+    from timebank.tenants.memberships.models import Member
+
+    payer, payee = world.a.members
+    with app.app_context(), tenancy.scheme_context(world.a.id):
+        scheme = db.session.get(Scheme, world.a.id)
+        member = db.session.get(Member, (world.a.id, payer.member_ids[world.a.slug]))
+        assert scheme is not None and member is not None
+
+        def close_then_pay() -> None:
+            member_account(member.id).status = "closed"  # pending, not yet flushed
+            post_transfer(
+                scheme,
+                member,
+                to_member_id=payee.member_ids[world.a.slug],
+                amount=1,
+                memo=None,
+                actor_user_id=payer.user_id,
+            )
+
+        with pytest.raises(RuleViolation) as refused:
+            run_atomic(close_then_pay)
+        assert refused.value.code == "account_closed"
+        assert member_account(member.id).status == "open"  # rolled back

@@ -14,6 +14,7 @@ from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from timebank.platform import config as config_module
 from timebank.platform import tenancy
@@ -44,6 +45,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(config_module.load(app.instance_path, config))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
     if app.config.get("FAST_PASSWORD_HASHING"):
         use_fast_hashing()

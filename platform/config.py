@@ -59,6 +59,9 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "BILLING_GRACE_DAYS": int(env.get("BILLING_GRACE_DAYS", "14")),
         "BILLING_FREE_MEMBER_LIMIT": int(env.get("BILLING_FREE_MEMBER_LIMIT", "30")),
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
+        # Reverse proxies in front (nginx, a load balancer): their X-Forwarded-For/-Proto/
+        # -Host are believed, so rate limits and logs see the client, not the proxy.
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "TOKEN_LIFETIME_DAYS": int(env.get("TOKEN_LIFETIME_DAYS", "30")),

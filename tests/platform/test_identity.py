@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import pytest
 from flask import Flask
 
+from tests.conftest import test_config as app_config
 from tests.factories import PASSWORD, World, make_user, problem
 
 
@@ -97,3 +102,59 @@ def test_passwords_are_stored_as_argon2_hashes(app: Flask) -> None:
         assert PASSWORD not in user.password_hash
         hashes = db.session.execute(select(ApiToken.token_hash)).scalars().all()
         assert person.token not in hashes and len(hashes) == 1
+
+
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_the_client_address_is_read_through_trusted_proxies_only(
+    database: Any, tmp_path: Path, proxies: int
+) -> None:
+    """Behind nginx (TRUSTED_PROXIES=1) the app sees the client's address and scheme;
+    with no proxy trusted, a forged X-Forwarded-For changes nothing."""
+    from flask import request
+
+    from timebank.platform.app import create_app
+    from timebank.platform.db import db
+
+    app = create_app(app_config(database, tmp_path, TRUSTED_PROXIES=proxies))
+    app.add_url_rule("/_probe", "probe", lambda: f"{request.remote_addr} {request.scheme}")
+    try:
+        seen = app.test_client().get(
+            "/_probe", headers={"X-Forwarded-For": "203.0.113.5", "X-Forwarded-Proto": "https"}
+        )
+        assert seen.get_data(as_text=True) == ("203.0.113.5 https" if proxies else "127.0.0.1 http")
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        database.reset()
+
+
+def test_sign_in_limits_count_each_client_behind_the_proxy(database: Any, tmp_path: Path) -> None:
+    import secrets
+
+    from timebank.platform.app import create_app
+    from timebank.platform.db import db
+    from timebank.platform.ratelimit import FAILED_PER_ADDRESS
+
+    app = create_app(app_config(database, tmp_path, TRUSTED_PROXIES=1))
+    try:
+        client = app.test_client()
+        budget = int(FAILED_PER_ADDRESS.split()[0])
+        # Addresses of this run only: budgets outlive an app in the limiter's storage.
+        first, second = (f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}" for _ in "ab")
+
+        def sign_in(n: int, address: str) -> int:
+            return client.post(
+                "/api/v1/tokens",
+                json={"email": f"nobody-{n}@example.test", "password": "wrong-one"},
+                headers={"X-Forwarded-For": address},
+            ).status_code
+
+        assert {sign_in(n, first) for n in range(budget)} == {401}
+        assert sign_in(budget, first) == 429
+        assert sign_in(budget + 1, second) == 401
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        database.reset()

@@ -276,15 +276,13 @@ def ensure_customer(scheme_id: int) -> str:
         if row.stripe_customer_id:  # another request got there first
             return row.stripe_customer_id
         row.stripe_customer_id = customer.id
-        with tenancy.scheme_context(scheme_id):
-            audit.record(
-                scheme_id,
-                "billing.customer_created",
-                actor_user_id=None,
-                target=f"scheme:{scheme.slug}",
-                details={"customer": customer.id},
-            )
-            db.session.flush()
+        _audit(
+            scheme_id,
+            scheme.slug,
+            "billing.customer_created",
+            actor_user_id=None,
+            details={"customer": customer.id},
+        )
         return customer.id
 
     return run_atomic(record)
@@ -421,24 +419,34 @@ def subscribe(scheme: Scheme, *, plan: str, setup_intent_id: str, actor: User) -
             row.plan_set_by_operator = False
             row.last_payment_at = datetime.now(UTC)
             _end_dunning(row, target)
-        with tenancy.scheme_context(scheme_id):
-            audit.record(
-                scheme_id,
-                "billing.subscribed",
-                actor_user_id=actor.id,
-                target=f"scheme:{slug}",
-                details={
-                    "plan": plan,
-                    "subscription": subscription["id"],
-                    "status": status,
-                    "quantity": quantity,
-                    "card": card,
-                    "error": message,
-                },
-            )
+        _audit(
+            scheme_id,
+            slug,
+            "billing.subscribed",
+            actor_user_id=actor.id,
+            details={
+                "plan": plan,
+                "subscription": subscription["id"],
+                "status": status,
+                "quantity": quantity,
+                "card": card,
+                "error": message,
+            },
+        )
 
     record()
     return SubscribeResult(status, message)
+
+
+def _audit(
+    scheme_id: int, slug: str, action: str, *, actor_user_id: int | None, details: dict[str, Any]
+) -> None:
+    """A billing entry in the scheme's own audit log (billing runs outside any scheme; leaving
+    the context flushes the entry under it)."""
+    with tenancy.scheme_context(scheme_id):
+        audit.record(
+            scheme_id, action, actor_user_id=actor_user_id, target=f"scheme:{slug}", details=details
+        )
 
 
 def _record_failed_subscription(
@@ -450,14 +458,13 @@ def _record_failed_subscription(
     def record() -> None:
         row = billing_row(scheme_id, lock=True)
         row.last_payment_error = message
-        with tenancy.scheme_context(scheme_id):
-            audit.record(
-                scheme_id,
-                "billing.subscription_failed",
-                actor_user_id=actor.id,
-                target=f"scheme:{slug}",
-                details={"plan": plan, "error": message},
-            )
+        _audit(
+            scheme_id,
+            slug,
+            "billing.subscription_failed",
+            actor_user_id=actor.id,
+            details={"plan": plan, "error": message},
+        )
 
     record()
     return SubscribeResult("incomplete", message)
@@ -510,14 +517,13 @@ def change_plan(scheme: Scheme, *, plan: str, actor: User) -> SubscribeResult:
         before = target.plan
         target.plan = plan
         row.plan_set_by_operator = False
-        with tenancy.scheme_context(scheme_id):
-            audit.record(
-                scheme_id,
-                "billing.plan_changed",
-                actor_user_id=actor.id,
-                target=f"scheme:{slug}",
-                details={"before": before, "after": plan},
-            )
+        _audit(
+            scheme_id,
+            slug,
+            "billing.plan_changed",
+            actor_user_id=actor.id,
+            details={"before": before, "after": plan},
+        )
 
     record()
     return SubscribeResult(str(updated.get("status")), None)
@@ -557,14 +563,13 @@ def replace_card(scheme: Scheme, *, setup_intent_id: str, actor: User) -> Subscr
             target = db.session.get(Scheme, scheme_id)
             assert target is not None
             target.plan = row.subscription_plan
-        with tenancy.scheme_context(scheme_id):
-            audit.record(
-                scheme_id,
-                "billing.card_replaced",
-                actor_user_id=actor.id,
-                target=f"scheme:{slug}",
-                details={"card": card, "status": status, "error": message},
-            )
+        _audit(
+            scheme_id,
+            slug,
+            "billing.card_replaced",
+            actor_user_id=actor.id,
+            details={"card": card, "status": status, "error": message},
+        )
 
     record()
     return SubscribeResult(status or "none", message)
@@ -594,14 +599,13 @@ def cancel(scheme: Scheme, *, actor: User) -> None:
         assert target is not None
         before = target.plan
         target.plan = "free"
-        with tenancy.scheme_context(scheme_id):
-            audit.record(
-                scheme_id,
-                "billing.canceled",
-                actor_user_id=actor.id,
-                target=f"scheme:{slug}",
-                details={"before": before, "subscription": subscription_id},
-            )
+        _audit(
+            scheme_id,
+            slug,
+            "billing.canceled",
+            actor_user_id=actor.id,
+            details={"before": before, "subscription": subscription_id},
+        )
 
     record()
 
@@ -851,14 +855,13 @@ def _on_invoice_payment_failed(obj: dict[str, Any], now: datetime) -> Outcome:
     row.grace_until = now + timedelta(days=days)
     scheme = _scheme(row)
     _mail_coordinators(scheme, row, days)
-    with tenancy.scheme_context(scheme.id):
-        audit.record(
-            scheme.id,
-            "billing.grace_started",
-            actor_user_id=None,
-            target=f"scheme:{scheme.slug}",
-            details={"grace_until": row.grace_until.isoformat(), "error": row.last_payment_error},
-        )
+    _audit(
+        scheme.id,
+        scheme.slug,
+        "billing.grace_started",
+        actor_user_id=None,
+        details={"grace_until": row.grace_until.isoformat(), "error": row.last_payment_error},
+    )
     return "grace period started", row.scheme_id
 
 
@@ -988,12 +991,11 @@ def set_plan_by_hand(slug: str, plan: str, *, actor: User, reason: str | None = 
     before = scheme.plan
     scheme.plan = plan
     row.plan_set_by_operator = True
-    with tenancy.scheme_context(scheme.id):
-        audit.record(
-            scheme.id,
-            "billing.plan_set_by_operator",
-            actor_user_id=actor.id,
-            target=f"scheme:{slug}",
-            details={"before": before, "after": plan, "reason": reason},
-        )
+    _audit(
+        scheme.id,
+        slug,
+        "billing.plan_set_by_operator",
+        actor_user_id=actor.id,
+        details={"before": before, "after": plan, "reason": reason},
+    )
     return scheme

@@ -29,7 +29,13 @@ from timebank.platform.db import db
 from timebank.platform.exchange.models import Agreement, Exchange
 from timebank.platform.exchange.terms import round_half_up
 from timebank.platform.schemes.models import Scheme
-from timebank.tenants.ledger.models import Account, Posting, Transaction
+from timebank.tenants.ledger.models import (
+    Account,
+    Posting,
+    Transaction,
+    posting_account,
+    posting_transaction,
+)
 from timebank.tenants.ledger.verify import Report, extra_verifiers
 
 
@@ -162,17 +168,8 @@ def _legs(
                 )
             stray = db.session.execute(
                 select(Posting.transaction_id, Account.id)
-                .join(
-                    Account,
-                    and_(Account.scheme_id == Posting.scheme_id, Account.id == Posting.account_id),
-                )
-                .join(
-                    Transaction,
-                    and_(
-                        Transaction.scheme_id == Posting.scheme_id,
-                        Transaction.id == Posting.transaction_id,
-                    ),
-                )
+                .join(Account, posting_account())
+                .join(Transaction, posting_transaction())
                 .where(
                     Account.kind == "clearing",
                     or_(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 
 from timebank.platform import tenancy
 from timebank.platform.db import db
@@ -56,7 +56,13 @@ def describe_schemes(rows: list[Scheme]) -> list[dict[str, Any]]:
 
 
 def platform_stats() -> dict[str, int]:
-    from timebank.tenants.ledger.models import Account, Posting, Transaction
+    from timebank.tenants.ledger.models import (
+        Account,
+        Posting,
+        Transaction,
+        posting_account,
+        posting_transaction,
+    )
     from timebank.tenants.memberships.models import Member
 
     with tenancy.all_schemes():
@@ -75,17 +81,8 @@ def platform_stats() -> dict[str, int]:
         # The paying leg of an exchange is the one that debits a member account.
         paid_across = db.session.execute(
             select(func.coalesce(func.sum(-Posting.amount), 0))
-            .join(
-                Transaction,
-                and_(
-                    Transaction.scheme_id == Posting.scheme_id,
-                    Transaction.id == Posting.transaction_id,
-                ),
-            )
-            .join(
-                Account,
-                and_(Account.scheme_id == Posting.scheme_id, Account.id == Posting.account_id),
-            )
+            .join(Transaction, posting_transaction())
+            .join(Account, posting_account())
             .where(Transaction.kind == "exchange", Account.kind == "member", Posting.amount < 0)
         ).scalar_one()
     return {

@@ -22,9 +22,11 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    and_,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from timebank.platform.db import TenantScoped, db, tenant_fk, utcnow_column
 
@@ -162,3 +164,18 @@ class Posting(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
         Index("ix_postings_account_tx", "scheme_id", "account_id", "transaction_id"),
         Index("ix_postings_tx", "scheme_id", "transaction_id"),
     )
+
+
+# Join conditions of the ledger's tables: tenant rows join through ``scheme_id`` too.
+
+
+def posting_transaction() -> ColumnElement[bool]:
+    """A posting's transaction."""
+    return and_(
+        Transaction.scheme_id == Posting.scheme_id, Transaction.id == Posting.transaction_id
+    )
+
+
+def posting_account() -> ColumnElement[bool]:
+    """A posting's account."""
+    return and_(Account.scheme_id == Posting.scheme_id, Account.id == Posting.account_id)

@@ -16,7 +16,14 @@ from timebank.platform import audit
 from timebank.platform.api.errors import FieldError, NotFound, RuleViolation
 from timebank.platform.db import atomic, db, next_ids
 from timebank.platform.schemes.models import Scheme
-from timebank.tenants.ledger.models import SCHEME_ACCOUNT_KINDS, Account, Posting, Transaction
+from timebank.tenants.ledger.models import (
+    SCHEME_ACCOUNT_KINDS,
+    Account,
+    Posting,
+    Transaction,
+    posting_account,
+    posting_transaction,
+)
 from timebank.tenants.ledger.posting import (
     MAX_AMOUNT,
     Leg,
@@ -264,10 +271,7 @@ def describe_transactions(transactions: Sequence[Transaction]) -> list[dict[str,
         if not ids
         else db.session.execute(
             select(Posting, Account.kind, Account.member_id)
-            .join(
-                Account,
-                and_(Account.scheme_id == Posting.scheme_id, Account.id == Posting.account_id),
-            )
+            .join(Account, posting_account())
             .where(Posting.transaction_id.in_(ids))
             .order_by(Posting.transaction_id, Posting.id)
         ).all()
@@ -339,13 +343,7 @@ def statement_rows(account_id: int, *, batch: int = 1000) -> Iterable[dict[str, 
     while True:
         rows = db.session.execute(
             select(Posting, Transaction)
-            .join(
-                Transaction,
-                and_(
-                    Transaction.scheme_id == Posting.scheme_id,
-                    Transaction.id == Posting.transaction_id,
-                ),
-            )
+            .join(Transaction, posting_transaction())
             .where(Posting.account_id == account_id, Posting.account_version > last)
             .order_by(Posting.account_version)
             .limit(batch)

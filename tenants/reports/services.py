@@ -23,7 +23,13 @@ from timebank.platform import tenancy
 from timebank.platform.db import db
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.earning.models import Activity, Award, Claim
-from timebank.tenants.ledger.models import Account, Posting, Transaction
+from timebank.tenants.ledger.models import (
+    Account,
+    Posting,
+    Transaction,
+    posting_account,
+    posting_transaction,
+)
 from timebank.tenants.memberships.models import Member
 
 WEEKS = 12
@@ -79,17 +85,8 @@ def weekly_figures(scheme: Scheme, weeks: int = WEEKS, now: datetime | None = No
     for index, members in db.session.execute(
         select(week.label("week"), func.count(func.distinct(Posting.account_id)))
         .select_from(Posting)
-        .join(
-            Transaction,
-            and_(
-                Transaction.scheme_id == Posting.scheme_id,
-                Transaction.id == Posting.transaction_id,
-            ),
-        )
-        .join(
-            Account,
-            and_(Account.scheme_id == Posting.scheme_id, Account.id == Posting.account_id),
-        )
+        .join(Transaction, posting_transaction())
+        .join(Account, posting_account())
         .where(in_range, Account.kind == "member")
         .group_by(week)
     ).all():
@@ -154,13 +151,7 @@ def member_given_received(
         for index, given_minutes, received_minutes in db.session.execute(
             select(week.label("week"), given, received)
             .select_from(Posting)
-            .join(
-                Transaction,
-                and_(
-                    Transaction.scheme_id == Posting.scheme_id,
-                    Transaction.id == Posting.transaction_id,
-                ),
-            )
+            .join(Transaction, posting_transaction())
             .where(
                 Posting.account_id == account_id,
                 Transaction.created_at >= bounds[0],

@@ -11,13 +11,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import render_template
-from sqlalchemy import and_, select
+from sqlalchemy import select
 
 from timebank.platform.api.errors import FieldError
 from timebank.platform.db import db
 from timebank.platform.identity.models import User
 from timebank.platform.schemes.models import Scheme
-from timebank.tenants.ledger.models import Posting, Transaction
+from timebank.tenants.ledger.models import Posting, Transaction, posting_transaction
 from timebank.tenants.ledger.services import member_account
 from timebank.tenants.memberships.services import get_member
 
@@ -41,9 +41,7 @@ def build_statement(scheme: Scheme, member_id: int, month: str) -> dict[str, Any
     user = db.session.get(User, member.user_id)
     account = member_account(member.id)
     start, end = month_bounds(month, scheme.timezone)
-    joined = and_(
-        Transaction.scheme_id == Posting.scheme_id, Transaction.id == Posting.transaction_id
-    )
+    joined = posting_transaction()
     opening = db.session.execute(
         select(Posting.balance_after)
         .join(Transaction, joined)

@@ -28,7 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from timebank.platform import audit, tenancy
@@ -36,7 +36,7 @@ from timebank.platform.db import db, run_atomic
 from timebank.platform.identity.models import User
 from timebank.platform.mail import send_mail
 from timebank.platform.schemes.models import Scheme
-from timebank.tenants.ledger.models import Account, Posting, Transaction
+from timebank.tenants.ledger.models import Account, Posting, Transaction, posting_transaction
 from timebank.tenants.ledger.services import Leg, format_minutes, post_transaction, scheme_account
 from timebank.tenants.memberships.models import Member
 from timebank.tenants.policy.services import current_policy
@@ -108,13 +108,7 @@ def _histories(account_ids: Sequence[int]) -> Iterator[tuple[int, list[Entry]]]:
             Transaction.reverses_id,
             Transaction.created_at,
         )
-        .join(
-            Transaction,
-            and_(
-                Transaction.scheme_id == Posting.scheme_id,
-                Transaction.id == Posting.transaction_id,
-            ),
-        )
+        .join(Transaction, posting_transaction())
         .where(Posting.account_id.in_(account_ids))
         .order_by(Posting.account_id, Posting.account_version)
     ).all()

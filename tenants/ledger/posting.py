@@ -158,6 +158,24 @@ def post_transaction(
     return transaction
 
 
+# PostgreSQL: set (balance, version) of many accounts from three arrays.
+_SET_BALANCES = (
+    "UPDATE accounts SET balance = moved.balance, version = moved.version"
+    " FROM unnest(CAST(:moved_ids AS BIGINT[]), CAST(:moved_balances AS BIGINT[]),"
+    " CAST(:moved_versions AS INTEGER[])) AS moved(id, balance, version)"
+    " WHERE accounts.scheme_id = :scheme_id AND accounts.id = moved.id"
+)
+
+
+def _moved(moved: dict[int, tuple[int, int]]) -> dict[str, list[int]]:
+    """The parameters of ``_SET_BALANCES``."""
+    return {
+        "moved_ids": list(moved),
+        "moved_balances": [balance for balance, _ in moved.values()],
+        "moved_versions": [version for _, version in moved.values()],
+    }
+
+
 # PostgreSQL: the transaction, its postings and the accounts' new balances in one
 # statement (one round trip instead of three; the deferred balance check and the
 # foreign keys see all of it).
@@ -176,12 +194,7 @@ _WRITE_ONE = text(
     " CAST(:leg_balances AS BIGINT[]), CAST(:leg_versions AS INTEGER[]))"
     " WITH ORDINALITY AS leg(account_id, amount, balance_after, version, n)"
     " ORDER BY leg.n"
-    "), a AS ("
-    " UPDATE accounts SET balance = moved.balance, version = moved.version"
-    " FROM unnest(CAST(:moved_ids AS BIGINT[]), CAST(:moved_balances AS BIGINT[]),"
-    " CAST(:moved_versions AS INTEGER[])) AS moved(id, balance, version)"
-    " WHERE accounts.scheme_id = :scheme_id AND accounts.id = moved.id"
-    ") SELECT id FROM t"
+    "), a AS (" + _SET_BALANCES + ") SELECT id FROM t"
 )
 
 
@@ -204,9 +217,7 @@ def _write(
                     "leg_amounts": [row["amount"] for row in postings],
                     "leg_balances": [row["balance_after"] for row in postings],
                     "leg_versions": [row["account_version"] for row in postings],
-                    "moved_ids": list(moved),
-                    "moved_balances": [balance for balance, _ in moved.values()],
-                    "moved_versions": [version for _, version in moved.values()],
+                    **_moved(moved),
                 },
             ).scalar_one()
             for row in postings:
@@ -379,10 +390,9 @@ def post_many(
             by_transaction[-1].append(posting)
     _bulk_insert(Transaction.__table__, transaction_rows)
     _bulk_insert(Posting.__table__, posting_rows)
-    _bulk_set_balances(scheme.id, {i: (balance[i], version[i]) for i in sorted(accounts)})
-    for account_id, account in accounts.items():
-        set_committed_value(account, "balance", balance[account_id])
-        set_committed_value(account, "version", version[account_id])
+    moved = {i: (balance[i], version[i]) for i in sorted(accounts)}
+    _bulk_set_balances(scheme.id, moved)
+    _remember_balances(scheme.id, accounts, moved)
     return [
         _posted(row, postings, accounts)
         for row, postings in zip(transaction_rows, by_transaction, strict=True)
@@ -439,20 +449,7 @@ def _bulk_set_balances(scheme_id: int, moved: dict[int, tuple[int, int]]) -> Non
     session = db.session()
     table = Account.__table__
     if session.get_bind().dialect.name == "postgresql":
-        session.connection().execute(
-            text(
-                "UPDATE accounts SET balance = moved.balance, version = moved.version "
-                "FROM unnest(CAST(:ids AS BIGINT[]), CAST(:balances AS BIGINT[]), "
-                "CAST(:versions AS INTEGER[])) AS moved(id, balance, version) "
-                "WHERE accounts.scheme_id = :scheme_id AND accounts.id = moved.id"
-            ),
-            {
-                "scheme_id": scheme_id,
-                "ids": list(moved),
-                "balances": [balance for balance, _ in moved.values()],
-                "versions": [version for _, version in moved.values()],
-            },
-        )
+        session.connection().execute(text(_SET_BALANCES), {"scheme_id": scheme_id, **_moved(moved)})
         return
     session.execute(
         update(table)

@@ -43,7 +43,7 @@ def bearer_token(req: Request) -> str | None:
     return token.strip()
 
 
-def user_pending(req: Request) -> bool:
+def user_pending() -> bool:
     """No user loaded yet for this request, and none to come from the web session:
     a bearer token may be checked together with other look-ups (see
     ``memberships.services.scheme_access``) and the user handed over with

@@ -79,6 +79,11 @@ def _resolve(slug: str) -> Access:
     member = db.session.execute(
         select(Member).where(Member.user_id == user.id)
     ).scalar_one_or_none()
+    return _access(scheme, member, user)
+
+
+def _access(scheme: Scheme, member: Member | None, user: User) -> Access:
+    """The caller inside the scheme; 404 (as for a missing scheme) unless a member."""
     if member is None or member.status == "left":
         raise NotFound(SCHEME_NOT_FOUND)
     return Access(scheme=scheme, member=member, user=user)
@@ -108,7 +113,7 @@ def _resolve_with_token(slug: str) -> Access | None:
     of every scheme endpoint), when the scheme's id is known already. ``None``:
     resolve step by step instead (which also answers 401 and 404)."""
     scheme_id = _scheme_ids.get(_scheme_key(slug))
-    if scheme_id is None or not user_pending(request):
+    if scheme_id is None or not user_pending():
         return None
     token = bearer_token(request)
     if token is None:
@@ -120,11 +125,8 @@ def _resolve_with_token(slug: str) -> Access | None:
     if row is None or not token_admits(row.User, row.expires_at, row.revoked_at):
         tenancy.reset_request_scheme()  # step by step, from a clean slate
         return None
-    user, scheme, member = row.User, row.Scheme, row.Member
-    adopt_user(user)
-    if member is None or member.status == "left":
-        raise NotFound(SCHEME_NOT_FOUND)
-    return Access(scheme=scheme, member=member, user=user)
+    adopt_user(row.User)
+    return _access(row.Scheme, row.Member, row.User)
 
 
 def resolve_scheme_from_url() -> None:

@@ -123,12 +123,12 @@ def _register_api(app: Flask) -> None:
     from timebank.platform.identity.routes import blp as identity
     from timebank.platform.operators.routes import blp as operators
     from timebank.platform.schemes.routes import blp as schemes
+    from timebank.tenants.access import resolve_scheme_from_url
     from timebank.tenants.earning.routes import blp as earning
     from timebank.tenants.ledger.routes import blp as ledger
     from timebank.tenants.memberships.import_routes import blp as member_imports
     from timebank.tenants.memberships.routes import blp as members
     from timebank.tenants.memberships.routes import invitations_blp
-    from timebank.tenants.memberships.services import resolve_scheme_from_url
     from timebank.tenants.policy.routes import blp as policy
     from timebank.tenants.spending.routes import blp as spending
     from timebank.worker.routes import blp as jobs

@@ -63,9 +63,9 @@ def import_members(slug: str, file: Path, actor_email: str | None) -> None:
     from timebank.platform.db import db
     from timebank.platform.identity.models import User
     from timebank.platform.identity.services import find_user_by_email
+    from timebank.tenants.access import find_scheme
     from timebank.tenants.memberships import imports
     from timebank.tenants.memberships.models import Member
-    from timebank.tenants.memberships.services import find_scheme
 
     scheme = find_scheme(slug)
     if scheme is None:

@@ -20,7 +20,7 @@ from timebank.platform.exchange.schemas import (
     SettlementOut,
     SettlementQuery,
 )
-from timebank.tenants.memberships.services import resolve_scheme_from_url, scheme_access
+from timebank.tenants.access import resolve_scheme_from_url, scheme_access
 
 blp = Blueprint(
     "exchange",

@@ -46,7 +46,7 @@ def bearer_token(req: Request) -> str | None:
 def user_pending() -> bool:
     """No user loaded yet for this request, and none to come from the web session:
     a bearer token may be checked together with other look-ups (see
-    ``memberships.services.scheme_access``) and the user handed over with
+    ``tenants.access.scheme_access``) and the user handed over with
     ``adopt_user``."""
     from flask import g, session
 

@@ -30,6 +30,6 @@ def create_scheme(body: dict[str, Any]) -> Scheme:
 @blp.route("/<slug>")
 @blp.response(200, SchemeOut)
 def get_scheme(slug: str) -> Scheme:
-    from timebank.tenants.memberships.services import scheme_access
+    from timebank.tenants.access import scheme_access
 
     return scheme_access(slug).scheme

@@ -17,13 +17,13 @@ from timebank.platform.api.pagination import keyset_page
 from timebank.platform.db import db
 from timebank.platform.exchange import services as exchange
 from timebank.platform.schemes.models import Scheme
+from timebank.tenants.access import Access
 from timebank.tenants.earning import services as earning
 from timebank.tenants.earning.models import Activity, Claim
 from timebank.tenants.ledger import services as ledger
 from timebank.tenants.ledger.models import Account, Transaction
 from timebank.tenants.memberships import services as memberships
 from timebank.tenants.memberships.models import Invitation, Member, MemberImport
-from timebank.tenants.memberships.services import Access
 from timebank.tenants.spending import services as spending
 from timebank.tenants.spending.models import Redemption, Reward
 

@@ -7,6 +7,7 @@ from typing import Any
 from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.api.pagination import keyset_page, page
+from timebank.tenants.access import readable_member, resolve_scheme_from_url, scheme_access
 from timebank.tenants.earning import awards, services
 from timebank.tenants.earning.models import Activity, Claim
 from timebank.tenants.earning.schemas import (
@@ -22,11 +23,6 @@ from timebank.tenants.earning.schemas import (
     ClaimPage,
     ClaimQuery,
     RejectIn,
-)
-from timebank.tenants.memberships.services import (
-    readable_member,
-    resolve_scheme_from_url,
-    scheme_access,
 )
 
 blp = Blueprint(

@@ -15,6 +15,7 @@ from timebank.platform.api.errors import NotFound
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.api.pagination import keyset_page, page
 from timebank.platform.api.schemas import MemberPageQuery
+from timebank.tenants.access import Access, readable_member, resolve_scheme_from_url, scheme_access
 from timebank.tenants.ledger import services
 from timebank.tenants.ledger.models import Transaction
 from timebank.tenants.ledger.schemas import (
@@ -24,12 +25,6 @@ from timebank.tenants.ledger.schemas import (
     TransactionOut,
     TransactionPage,
     TransferIn,
-)
-from timebank.tenants.memberships.services import (
-    Access,
-    readable_member,
-    resolve_scheme_from_url,
-    scheme_access,
 )
 from timebank.tenants.policy.services import current_policy
 

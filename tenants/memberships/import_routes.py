@@ -12,9 +12,9 @@ from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.errors import FieldError
 from timebank.platform.api.pagination import keyset_page, page, page_schema
 from timebank.platform.api.schemas import PageQuery
+from timebank.tenants.access import resolve_scheme_from_url, scheme_access
 from timebank.tenants.memberships import imports
 from timebank.tenants.memberships.models import MemberImport
-from timebank.tenants.memberships.services import resolve_scheme_from_url, scheme_access
 
 blp = Blueprint(
     "member_imports", __name__, url_prefix="/api/v1/schemes/<slug>", description="Member imports"

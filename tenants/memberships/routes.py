@@ -10,6 +10,7 @@ from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.pagination import keyset_page, page
 from timebank.platform.api.schemas import PageQuery
 from timebank.platform.identity.auth import require_user
+from timebank.tenants.access import resolve_scheme_from_url, scheme_access
 from timebank.tenants.ledger.models import Account
 from timebank.tenants.memberships import services
 from timebank.tenants.memberships.models import Member
@@ -21,7 +22,6 @@ from timebank.tenants.memberships.schemas import (
     MemberPage,
     MemberPatch,
 )
-from timebank.tenants.memberships.services import resolve_scheme_from_url, scheme_access
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1/schemes/<slug>", description="Members")
 blp.before_request(resolve_scheme_from_url)

@@ -9,7 +9,7 @@ from flask import request
 from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.errors import FieldError
 from timebank.platform.api.schemas import Strict
-from timebank.tenants.memberships.services import resolve_scheme_from_url, scheme_access
+from timebank.tenants.access import resolve_scheme_from_url, scheme_access
 from timebank.tenants.policy import services
 from timebank.tenants.policy.schemas import PolicyQuery, PolicySchema, PolicyVersionSummary
 

@@ -17,9 +17,9 @@ from timebank.platform.api.errors import FieldError
 from timebank.platform.db import db
 from timebank.platform.identity.models import User
 from timebank.platform.schemes.models import Scheme
+from timebank.tenants.access import get_member
 from timebank.tenants.ledger.models import Posting, Transaction, posting_transaction
 from timebank.tenants.ledger.services import member_account
-from timebank.tenants.memberships.services import get_member
 
 
 def month_bounds(month: str, timezone: str) -> tuple[datetime, datetime]:

@@ -7,13 +7,9 @@ from typing import Any
 from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.api.pagination import keyset_page, page
+from timebank.tenants.access import readable_member, resolve_scheme_from_url, scheme_access
 from timebank.tenants.ledger.schemas import TransactionOut
 from timebank.tenants.ledger.services import describe_transactions
-from timebank.tenants.memberships.services import (
-    readable_member,
-    resolve_scheme_from_url,
-    scheme_access,
-)
 from timebank.tenants.spending import gifts, leaving, services
 from timebank.tenants.spending.models import Redemption, Reward
 from timebank.tenants.spending.schemas import (

@@ -128,7 +128,7 @@ def test_a_request_that_enters_a_scheme_twice_leaves_no_scheme_behind(
         tenancy.reset_request_scheme()
         assert tenancy.current().scheme_id is None
     # And through the app: a stale slug → id pair falls back cleanly.
-    from timebank.tenants.memberships import services
+    from timebank.tenants import access as services
 
     warm(world)
     key = next(k for k in services._scheme_ids if k[1] == world.a.slug)
@@ -149,7 +149,7 @@ def test_a_bearer_token_is_judged_alike_before_and_after_the_scheme_is_known(
 ) -> None:
     """A token sent with a session that holds no user (say, a CSRF token only) gets
     flask-login's answer whether or not the one-query path applies."""
-    from timebank.tenants.memberships import services
+    from timebank.tenants import access as services
 
     person = world.a.members[0]
 

@@ -71,7 +71,7 @@ def test_tick_enqueues_each_run_once_even_with_two_schedulers(
     )
     assert kiwi.status_code == 201, kiwi.data
     with app.app_context():
-        from timebank.tenants.memberships.services import find_scheme
+        from timebank.tenants.access import find_scheme
 
         kiwi_scheme = find_scheme("kiwi-bank")
         assert kiwi_scheme is not None

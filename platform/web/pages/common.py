@@ -1,7 +1,7 @@
 """What every scheme page shares: resolving the scheme from ``/s/<slug>/``, names, rendering.
 
 Every page under ``/s/<slug>/`` resolves the scheme and the caller's membership
-through :func:`timebank.tenants.memberships.services.scheme_access` before the
+through :func:`timebank.tenants.access.scheme_access` before the
 view runs (a ``before_request`` of each scheme blueprint), so another scheme's
 pages are the same 404 as a missing one, and every query of the view runs in
 the scheme's context.
@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from timebank.tenants.memberships.services import Access, scheme_access
+from timebank.tenants.access import Access, scheme_access
 from timebank.tenants.policy.services import current_policy
 
 

@@ -18,8 +18,8 @@ from flask import Flask, Response, request
 from timebank.platform.web import charts, reads
 from timebank.platform.web.forms import Form
 from timebank.platform.web.pages.common import page_access, render, scheme_blueprint
+from timebank.tenants.access import get_member
 from timebank.tenants.ledger import services as ledger
-from timebank.tenants.memberships.services import get_member
 from timebank.tenants.reports import services as reports
 
 bp = scheme_blueprint("manage", "/manage")

@@ -24,6 +24,7 @@ from timebank.platform.web.forms import (
 from timebank.platform.web.pages.common import page_access, render
 from timebank.platform.web.pages.manage import bp, welcome_page
 from timebank.platform.web.routes import safe_next
+from timebank.tenants.access import get_member
 from timebank.tenants.earning import awards
 from timebank.tenants.earning import services as earning
 from timebank.tenants.ledger import services as ledger
@@ -175,7 +176,7 @@ def import_progress(slug: str, import_id: int) -> Any:
 @bp.route("/members/<int:member_id>", methods=["GET", "POST"])
 def member(slug: str, member_id: int) -> Any:
     access = page_access(coordinator=True)
-    found = memberships.get_member(member_id)
+    found = get_member(member_id)
     details = memberships.describe_member(found)
     form = Form(
         values={

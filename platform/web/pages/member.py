@@ -18,9 +18,9 @@ from timebank.platform.web.forms import (
     read_optional_text,
 )
 from timebank.platform.web.pages.common import page_access, policy, render, scheme_blueprint
+from timebank.tenants.access import get_member
 from timebank.tenants.earning import services as earning
 from timebank.tenants.ledger import services as ledger
-from timebank.tenants.memberships.services import get_member
 from timebank.tenants.spending import gifts, leaving
 from timebank.tenants.spending import services as spending
 

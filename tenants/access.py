@@ -1,0 +1,175 @@
+"""The scheme gate: which scheme a request is about, and who the caller is in it.
+
+Every scheme route passes through :func:`scheme_access` (the API's
+``before_request`` and each page): it resolves the scheme from the URL, the
+caller (session or bearer token) and their membership — in one query on the
+hot path — and answers 401, 404 (a scheme the caller does not belong to looks
+missing) or 403 (``coordinator_only``, ``member_suspended``,
+``scheme_suspended``). :func:`readable_member` is the one rule for whose
+records a read may show. Low in the layers: it knows memberships only as rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import g, request
+from sqlalchemy import and_, bindparam, select
+
+from timebank.platform import tenancy
+from timebank.platform.api.errors import Forbidden, NotFound
+from timebank.platform.db import db
+from timebank.platform.identity.auth import adopt_user, bearer_token, require_user, user_pending
+from timebank.platform.identity.models import ApiToken, User
+from timebank.platform.identity.services import hash_token, token_admits
+from timebank.platform.schemes.models import Scheme
+from timebank.tenants.memberships.models import Member
+
+SCHEME_NOT_FOUND = "No scheme with this address, or you are not a member of it."
+
+
+@dataclass
+class Access:
+    """The caller inside one scheme: who they are and in what role."""
+
+    scheme: Scheme
+    member: Member
+    user: User
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.member.is_coordinator
+
+
+def find_scheme(slug: str) -> Scheme | None:
+    return db.session.execute(select(Scheme).where(Scheme.slug == slug)).scalar_one_or_none()
+
+
+def scheme_access(slug: str, *, write: bool = False, coordinator: bool = False) -> Access:
+    """Resolve the scheme from the URL and the caller's membership of it.
+
+    Raises 401 with no credentials, 404 for a scheme the caller does not
+    belong to (the same as a missing one), 403 ``coordinator_only``,
+    ``member_suspended`` or ``scheme_suspended``. Resolved once per request.
+    """
+    access: Access | None = g.get("scheme_access")
+    if access is None or access.scheme.slug != slug:
+        access = _resolve(slug)
+        g.scheme_access = access
+    if coordinator and not access.is_coordinator:
+        raise Forbidden("Only a coordinator of this scheme may do this.", code="coordinator_only")
+    if write:
+        ensure_writable(access.scheme)
+        if access.member.status != "active":
+            raise Forbidden(
+                "Your membership of this scheme is suspended; ask a coordinator.",
+                code="member_suspended",
+            )
+    return access
+
+
+def _resolve(slug: str) -> Access:
+    access = _resolve_with_token(slug)
+    if access is not None:
+        return access
+    user = require_user()
+    scheme = find_scheme(slug)
+    if scheme is None:
+        raise NotFound(SCHEME_NOT_FOUND)
+    _scheme_ids[_scheme_key(slug)] = scheme.id
+    tenancy.set_request_scheme(scheme.id)
+    member = db.session.execute(
+        select(Member).where(Member.user_id == user.id)
+    ).scalar_one_or_none()
+    return _access(scheme, member, user)
+
+
+def _access(scheme: Scheme, member: Member | None, user: User) -> Access:
+    """The caller inside the scheme; 404 (as for a missing scheme) unless a member."""
+    if member is None or member.status == "left":
+        raise NotFound(SCHEME_NOT_FOUND)
+    return Access(scheme=scheme, member=member, user=user)
+
+
+# slug → scheme id, learnt per process. Slugs never change, but the pair is
+# only a hint: the query below checks it, and falls back when it does not hold.
+_scheme_ids: dict[tuple[str, str], int] = {}
+
+
+def _scheme_key(slug: str) -> tuple[str, str]:
+    return (str(db.engine.url), slug)
+
+
+# Built once: composing the statement costs more Python than running it.
+_BY_TOKEN = (
+    select(User, Scheme, Member, ApiToken.expires_at, ApiToken.revoked_at)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .join(Scheme, and_(Scheme.id == bindparam("scheme_id"), Scheme.slug == bindparam("slug")))
+    .outerjoin(Member, and_(Member.scheme_id == Scheme.id, Member.user_id == User.id))
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+
+
+def _resolve_with_token(slug: str) -> Access | None:
+    """An API call's token, user, scheme and membership in one query (the hot path
+    of every scheme endpoint), when the scheme's id is known already. ``None``:
+    resolve step by step instead (which also answers 401 and 404)."""
+    scheme_id = _scheme_ids.get(_scheme_key(slug))
+    if scheme_id is None or not user_pending():
+        return None
+    token = bearer_token(request)
+    if token is None:
+        return None
+    tenancy.set_request_scheme(scheme_id)
+    row = db.session.execute(
+        _BY_TOKEN, {"scheme_id": scheme_id, "slug": slug, "token_hash": hash_token(token)}
+    ).first()
+    if row is None or not token_admits(row.User, row.expires_at, row.revoked_at):
+        tenancy.reset_request_scheme()  # step by step, from a clean slate
+        return None
+    adopt_user(row.User)
+    return _access(row.Scheme, row.Member, row.User)
+
+
+def resolve_scheme_from_url() -> None:
+    """``before_request`` of every scheme blueprint: membership before parsing the body."""
+    slug = (request.view_args or {}).get("slug")
+    if slug is not None:
+        scheme_access(slug)
+
+
+def ensure_writable(scheme: Scheme) -> None:
+    if scheme.is_suspended:
+        reason = f" Reason: {scheme.suspended_reason}" if scheme.suspended_reason else ""
+        raise Forbidden(
+            f"{scheme.name} is suspended: nothing can be changed until it is reactivated.{reason}",
+            code="scheme_suspended",
+        )
+
+
+def get_member(member_id: int) -> Member:
+    """A member of the current scheme, or 404 (also for another scheme's member)."""
+    member = db.session.execute(select(Member).where(Member.id == member_id)).scalar_one_or_none()
+    if member is None:
+        raise NotFound("No member with this id in this scheme.")
+    return member
+
+
+def readable_member(
+    access: Access, member_id: int | None, *, what: str, all_for_coordinators: bool = False
+) -> int | None:
+    """Whose records a read may show: the caller's own; any member's for coordinators.
+
+    With no ``member_id``: the caller's own, or everyone's (``None``) for a
+    coordinator when ``all_for_coordinators``. Raises 403 ``coordinator_only``
+    for a member asking about someone else, 404 for another scheme's member.
+    """
+    if member_id is None:
+        return None if all_for_coordinators and access.is_coordinator else access.member.id
+    if member_id == access.member.id:
+        return member_id
+    if not access.is_coordinator:
+        raise Forbidden(
+            f"Only coordinators may look at another member's {what}.", code="coordinator_only"
+        )
+    return get_member(member_id).id

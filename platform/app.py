@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
@@ -16,8 +16,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from timebank.platform import blueprints, tenancy
 from timebank.platform import config as config_module
-from timebank.platform import tenancy
 from timebank.platform.api import errors
 from timebank.platform.db import db, install_row_level_scope, render_migration_item
 from timebank.platform.identity import auth
@@ -26,9 +26,6 @@ from timebank.platform.ratelimit import init_app as init_rate_limits
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "migrations"
-
-# API routes anyone may call; every other /api/ route needs credentials (401).
-PUBLIC_API_ENDPOINTS = {"identity.create_user", "identity.create_token", "api-docs.openapi_json"}
 
 migrate = Migrate()
 csrf = CSRFProtect()
@@ -70,8 +67,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     errors.init_app(app)
     _register_models_and_provisioners()
-    _register_api(app)
-    _register_web(app)
+    _register_routes(app)
     _register_health(app)
     from timebank.tenants.ledger.services import format_minutes
 
@@ -117,22 +113,7 @@ def _register_models_and_provisioners() -> None:
     import timebank.tenants.spending.services  # noqa: F401
 
 
-def _register_api(app: Flask) -> None:
-    from timebank.platform.billing.routes import api_blp as billing
-    from timebank.platform.exchange.routes import blp as exchange
-    from timebank.platform.identity.routes import blp as identity
-    from timebank.platform.operators.routes import blp as operators
-    from timebank.platform.schemes.routes import blp as schemes
-    from timebank.tenants.access import resolve_scheme_from_url
-    from timebank.tenants.earning.routes import blp as earning
-    from timebank.tenants.ledger.routes import blp as ledger
-    from timebank.tenants.memberships.import_routes import blp as member_imports
-    from timebank.tenants.memberships.routes import blp as members
-    from timebank.tenants.memberships.routes import invitations_blp
-    from timebank.tenants.policy.routes import blp as policy
-    from timebank.tenants.spending.routes import blp as spending
-    from timebank.worker.routes import blp as jobs
-
+def _register_routes(app: Flask) -> None:
     api = Api(
         app,
         spec_kwargs={
@@ -141,46 +122,9 @@ def _register_api(app: Flask) -> None:
             "security": [{"bearer": []}],
         },
     )
-    for blueprint in (
-        identity,
-        schemes,
-        policy,
-        members,
-        invitations_blp,
-        ledger,
-        earning,
-        spending,
-        exchange,
-        operators,
-        member_imports,
-        jobs,
-        billing,
-    ):
-        api.register_blueprint(blueprint)
-        csrf.exempt(blueprint)
+    blueprints.register(app, api, csrf)
     # flask-smorest installs its own JSON error handler; ours speaks problem+json.
     errors.init_app(app)
-
-    @app.before_request
-    def _require_credentials() -> None:
-        if not request.path.startswith("/api/"):
-            return
-        if request.endpoint in PUBLIC_API_ENDPOINTS or request.endpoint is None:
-            return
-        if "slug" in (request.view_args or {}) and resolve_scheme_from_url in (
-            app.before_request_funcs.get(request.blueprint or "", ())
-        ):
-            return  # the scheme blueprint checks the caller with the membership, next
-        auth.require_user()
-
-
-def _register_web(app: Flask) -> None:
-    from timebank.platform.web.routes import bp as web
-
-    app.register_blueprint(web)
-    from timebank.platform.billing.routes import register as register_billing
-
-    register_billing(app)
 
 
 def _register_health(app: Flask) -> None:

@@ -9,15 +9,15 @@ from marshmallow import Schema, fields
 from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.pagination import page, page_schema
 from timebank.platform.api.schemas import PageQuery
-from timebank.platform.identity.auth import require_operator
 from timebank.worker import failed, maintenance
 
-blp = Blueprint("jobs", __name__, url_prefix="/api/v1/platform/jobs", description="Background jobs")
-
-
-@blp.before_request
-def _operators_only() -> None:
-    require_operator()
+blp = Blueprint(
+    "jobs",
+    __name__,
+    url_prefix="/api/v1/platform/jobs",
+    description="Background jobs",
+    credentials="operator",
+)
 
 
 class FailedJobOut(Schema):

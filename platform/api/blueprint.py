@@ -1,4 +1,16 @@
-"""The API's blueprint: flask-smorest's, with argument schemas built once.
+"""The API's blueprint: flask-smorest's, with its credential rule declared on it.
+
+``credentials`` says what a request to any of the blueprint's routes must
+carry, checked once by the app before the view (see :mod:`timebank.platform.blueprints`):
+
+- ``user``: a signed-in user (session or bearer token), else 401;
+- ``scheme``: routes with ``<slug>`` pass the scheme gate
+  (:func:`timebank.tenants.access.scheme_access`: 401, or 404 for a scheme
+  the caller does not belong to) before the body is parsed; routes without a
+  slug need a user;
+- ``operator``: a platform operator (401, else 403 ``operator_only``).
+
+``public`` names the blueprint's endpoints that anyone may call.
 
 webargs builds a new instance of an argument schema given as a class on every
 request; an instance is built once here, at import (marshmallow schemas keep no
@@ -7,12 +19,26 @@ state between loads).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Literal
 
 import flask_smorest
 from flask_smorest.utils import resolve_schema_instance
 
+Credentials = Literal["user", "scheme", "operator"]
+
 
 class Blueprint(flask_smorest.Blueprint):
+    def __init__(
+        self,
+        *args: Any,
+        credentials: Credentials = "user",
+        public: Iterable[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.credentials: Credentials = credentials
+        self.public_endpoints = frozenset(f"{self.name}.{endpoint}" for endpoint in public)
+
     def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Any:
         return super().arguments(resolve_schema_instance(schema), *args, **kwargs)

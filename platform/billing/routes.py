@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, request, url_for
 
 from timebank.platform.api.blueprint import Blueprint as ApiBlueprint
 from timebank.platform.api.errors import ApiError
@@ -27,17 +27,12 @@ from timebank.platform.web.pages.common import page_access, render, scheme_bluep
 bp = scheme_blueprint("billing", "/billing")
 hooks = Blueprint("billing_hooks", __name__, url_prefix="/billing")
 api_blp = ApiBlueprint(
-    "platform_billing", __name__, url_prefix="/api/v1/platform/billing", description="Billing"
+    "platform_billing",
+    __name__,
+    url_prefix="/api/v1/platform/billing",
+    description="Billing",
+    credentials="operator",
 )
-
-
-def register(app: Flask) -> None:
-    """Register the page and webhook blueprints (the API one goes with the API)."""
-    from timebank.platform.app import csrf
-
-    app.register_blueprint(bp)
-    app.register_blueprint(hooks)
-    csrf.exempt(hooks)
 
 
 # --- the billing page ------------------------------------------------------
@@ -167,11 +162,6 @@ def stripe_webhook() -> Any:
 
 
 # --- operators -------------------------------------------------------------
-
-
-@api_blp.before_request
-def _operators_only() -> None:
-    require_operator()
 
 
 @api_blp.route("/schemes")

@@ -20,15 +20,15 @@ from timebank.platform.exchange.schemas import (
     SettlementOut,
     SettlementQuery,
 )
-from timebank.tenants.access import resolve_scheme_from_url, scheme_access
+from timebank.tenants.access import scheme_access
 
 blp = Blueprint(
     "exchange",
     __name__,
     url_prefix="/api/v1/schemes/<slug>/agreements",
     description="Exchange agreements between schemes",
+    credentials="scheme",
 )
-blp.before_request(resolve_scheme_from_url)
 
 
 @blp.route("", methods=["POST"])

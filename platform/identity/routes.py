@@ -12,7 +12,13 @@ from timebank.platform.identity.auth import require_user
 from timebank.platform.identity.schemas import MeOut, TokenCreate, TokenOut, UserCreate, UserOut
 from timebank.platform.ratelimit import limit_sign_in
 
-blp = Blueprint("identity", __name__, url_prefix="/api/v1", description="Users and tokens")
+blp = Blueprint(
+    "identity",
+    __name__,
+    url_prefix="/api/v1",
+    description="Users and tokens",
+    public=("create_user", "create_token"),
+)
 
 
 @blp.route("/users", methods=["POST"])

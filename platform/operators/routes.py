@@ -17,12 +17,13 @@ from timebank.platform.operators.schemas import (
 )
 from timebank.platform.schemes.services import set_scheme_status
 
-blp = Blueprint("platform", __name__, url_prefix="/api/v1/platform", description="Operators")
-
-
-@blp.before_request
-def _operators_only() -> None:
-    require_operator()
+blp = Blueprint(
+    "platform",
+    __name__,
+    url_prefix="/api/v1/platform",
+    description="Operators",
+    credentials="operator",
+)
 
 
 @blp.route("/schemes")

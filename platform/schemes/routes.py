@@ -9,8 +9,15 @@ from timebank.platform.identity.auth import require_user
 from timebank.platform.schemes import services
 from timebank.platform.schemes.models import Scheme
 from timebank.platform.schemes.schemas import SchemeCreate, SchemeOut
+from timebank.tenants.access import scheme_access
 
-blp = Blueprint("schemes", __name__, url_prefix="/api/v1/schemes", description="Schemes (tenants)")
+blp = Blueprint(
+    "schemes",
+    __name__,
+    url_prefix="/api/v1/schemes",
+    description="Schemes (tenants)",
+    credentials="scheme",
+)
 
 
 @blp.route("", methods=["POST"])
@@ -30,6 +37,4 @@ def create_scheme(body: dict[str, Any]) -> Scheme:
 @blp.route("/<slug>")
 @blp.response(200, SchemeOut)
 def get_scheme(slug: str) -> Scheme:
-    from timebank.tenants.access import scheme_access
-
     return scheme_access(slug).scheme

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-from flask.blueprints import BlueprintSetupState
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 
@@ -24,14 +23,6 @@ from timebank.platform.web.errors import render_error_page
 from timebank.platform.web.forms import Form, show_duration
 
 bp = Blueprint("web", __name__)
-
-
-@bp.record_once
-def _register_pages(state: BlueprintSetupState) -> None:
-    from timebank.platform.web.pages import account, manage, member, operator, organisation
-
-    for module in (account, member, manage, organisation, operator):
-        module.register(state.app)
 
 
 @bp.app_context_processor

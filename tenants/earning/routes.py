@@ -7,7 +7,7 @@ from typing import Any
 from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.api.pagination import keyset_page, page
-from timebank.tenants.access import readable_member, resolve_scheme_from_url, scheme_access
+from timebank.tenants.access import readable_member, scheme_access
 from timebank.tenants.earning import awards, services
 from timebank.tenants.earning.models import Activity, Claim
 from timebank.tenants.earning.schemas import (
@@ -26,9 +26,12 @@ from timebank.tenants.earning.schemas import (
 )
 
 blp = Blueprint(
-    "earning", __name__, url_prefix="/api/v1/schemes/<slug>", description="Earning credits"
+    "earning",
+    __name__,
+    url_prefix="/api/v1/schemes/<slug>",
+    description="Earning credits",
+    credentials="scheme",
 )
-blp.before_request(resolve_scheme_from_url)
 
 
 # --- activities -------------------------------------------------------------

@@ -15,7 +15,7 @@ from timebank.platform.api.errors import NotFound
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.api.pagination import keyset_page, page
 from timebank.platform.api.schemas import MemberPageQuery
-from timebank.tenants.access import Access, readable_member, resolve_scheme_from_url, scheme_access
+from timebank.tenants.access import Access, readable_member, scheme_access
 from timebank.tenants.ledger import services
 from timebank.tenants.ledger.models import Transaction
 from timebank.tenants.ledger.schemas import (
@@ -28,8 +28,13 @@ from timebank.tenants.ledger.schemas import (
 )
 from timebank.tenants.policy.services import current_policy
 
-blp = Blueprint("ledger", __name__, url_prefix="/api/v1/schemes/<slug>", description="The ledger")
-blp.before_request(resolve_scheme_from_url)
+blp = Blueprint(
+    "ledger",
+    __name__,
+    url_prefix="/api/v1/schemes/<slug>",
+    description="The ledger",
+    credentials="scheme",
+)
 
 
 def _subject(access: Access, member_id: int | None) -> int:

@@ -12,14 +12,17 @@ from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.errors import FieldError
 from timebank.platform.api.pagination import keyset_page, page, page_schema
 from timebank.platform.api.schemas import PageQuery
-from timebank.tenants.access import resolve_scheme_from_url, scheme_access
+from timebank.tenants.access import scheme_access
 from timebank.tenants.memberships import imports
 from timebank.tenants.memberships.models import MemberImport
 
 blp = Blueprint(
-    "member_imports", __name__, url_prefix="/api/v1/schemes/<slug>", description="Member imports"
+    "member_imports",
+    __name__,
+    url_prefix="/api/v1/schemes/<slug>",
+    description="Member imports",
+    credentials="scheme",
 )
-blp.before_request(resolve_scheme_from_url)
 
 
 class ImportError_(Schema):

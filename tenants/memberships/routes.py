@@ -10,7 +10,7 @@ from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.pagination import keyset_page, page
 from timebank.platform.api.schemas import PageQuery
 from timebank.platform.identity.auth import require_user
-from timebank.tenants.access import resolve_scheme_from_url, scheme_access
+from timebank.tenants.access import scheme_access
 from timebank.tenants.ledger.models import Account
 from timebank.tenants.memberships import services
 from timebank.tenants.memberships.models import Member
@@ -23,8 +23,13 @@ from timebank.tenants.memberships.schemas import (
     MemberPatch,
 )
 
-blp = Blueprint("members", __name__, url_prefix="/api/v1/schemes/<slug>", description="Members")
-blp.before_request(resolve_scheme_from_url)
+blp = Blueprint(
+    "members",
+    __name__,
+    url_prefix="/api/v1/schemes/<slug>",
+    description="Members",
+    credentials="scheme",
+)
 invitations_blp = Blueprint(
     "invitations", __name__, url_prefix="/api/v1/invitations", description="Invitations"
 )

@@ -7,7 +7,7 @@ from typing import Any
 from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.api.pagination import keyset_page, page
-from timebank.tenants.access import readable_member, resolve_scheme_from_url, scheme_access
+from timebank.tenants.access import readable_member, scheme_access
 from timebank.tenants.ledger.schemas import TransactionOut
 from timebank.tenants.ledger.services import describe_transactions
 from timebank.tenants.spending import gifts, leaving, services
@@ -36,8 +36,8 @@ blp = Blueprint(
     __name__,
     url_prefix="/api/v1/schemes/<slug>",
     description="Rewards, redemptions, gifts, the community pot, leaving a scheme",
+    credentials="scheme",
 )
-blp.before_request(resolve_scheme_from_url)
 
 
 # --- rewards ------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
 from timebank.platform.api.errors import ApiError
@@ -17,10 +17,6 @@ from timebank.platform.web.routes import safe_next
 from timebank.tenants.memberships import services as memberships
 
 bp = Blueprint("account", __name__)
-
-
-def register(app: Flask) -> None:
-    app.register_blueprint(bp)
 
 
 @bp.route("/signup", methods=["GET", "POST"])

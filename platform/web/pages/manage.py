@@ -13,7 +13,7 @@ import csv
 import io
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Response, request
 
 from timebank.platform.web import charts, reads
 from timebank.platform.web.forms import Form
@@ -23,16 +23,6 @@ from timebank.tenants.ledger import services as ledger
 from timebank.tenants.reports import services as reports
 
 bp = scheme_blueprint("manage", "/manage")
-
-
-def register(app: Flask) -> None:
-    from timebank.platform.web.pages import (  # noqa: F401  (routes on ``bp``)
-        manage_catalogue,
-        manage_ledger,
-        manage_people,
-    )
-
-    app.register_blueprint(bp)
 
 
 @bp.before_request

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, abort, flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.web import reads
@@ -25,10 +25,6 @@ from timebank.tenants.spending import gifts, leaving
 from timebank.tenants.spending import services as spending
 
 bp = scheme_blueprint("member")
-
-
-def register(app: Flask) -> None:
-    app.register_blueprint(bp)
 
 
 @bp.route("/")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -17,10 +17,6 @@ from timebank.platform.web.forms import Form, Submission, read_optional_text
 from timebank.tenants.reports.services import scheme_usage
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
-
-
-def register(app: Flask) -> None:
-    app.register_blueprint(bp)
 
 
 @bp.before_request

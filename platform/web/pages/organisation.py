@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import available_timezones
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user
 
 from timebank.platform.identity import services as identity
@@ -25,10 +25,6 @@ TEMPLATE_TITLES = {
 }
 COMMON_ZONES = ("Europe/London", "Europe/Dublin", "America/New_York", "America/Chicago",
                 "America/Los_Angeles", "Australia/Sydney")  # fmt: skip
-
-
-def register(app: Flask) -> None:
-    app.register_blueprint(bp)
 
 
 def template_choices() -> list[tuple[str, str, str]]:

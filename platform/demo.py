@@ -10,11 +10,13 @@ from typing import Any
 from sqlalchemy import select
 
 from timebank.platform import tenancy
-from timebank.platform.db import run_atomic
+from timebank.platform.db import db, run_atomic
+from timebank.platform.demo_activity import seed_activity
 from timebank.platform.identity.models import User
 from timebank.platform.identity.services import find_user_by_email, register_user
 from timebank.platform.schemes.models import Scheme
 from timebank.platform.schemes.services import create_scheme
+from timebank.tenants.memberships.services import join_scheme
 
 SCHEMES = [
     ("rushey-green", "Rushey Green Time Bank", "surgery", "Europe/London"),
@@ -51,7 +53,6 @@ PEOPLE: list[tuple[str, str, str, dict[str, str]]] = [
 
 
 def seed_demo(*, password: str) -> list[dict[str, Any]]:
-    from timebank.tenants.memberships.services import join_scheme
 
     users: dict[str, User] = {}
     for email, name, _what, _roles in PEOPLE:
@@ -88,7 +89,6 @@ def seed_demo(*, password: str) -> list[dict[str, Any]]:
                     join_scheme(scheme, user, role=role, actor_user_id=actor_id)
 
             run_atomic(add)
-    from timebank.platform.demo_activity import seed_activity
 
     seed_activity()
     logins = [
@@ -99,6 +99,5 @@ def seed_demo(*, password: str) -> list[dict[str, Any]]:
 
 
 def _find(slug: str) -> Scheme | None:
-    from timebank.platform.db import db
 
     return db.session.execute(select(Scheme).where(Scheme.slug == slug)).scalar_one_or_none()

@@ -41,6 +41,7 @@ from timebank.platform.exchange.terms import (
 )
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.ledger.models import Account
+from timebank.tenants.ledger.services import register_cross_scheme_payer
 
 __all__ = ["pay_partner"]
 
@@ -358,3 +359,7 @@ def _position_at(scheme_id: int, partner_id: int, moment: datetime) -> int:
         )
     ).scalar_one()
     return int(total)
+
+
+# The ledger's transfer route pays members of partner schemes through this.
+register_cross_scheme_payer(pay_partner)

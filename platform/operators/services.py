@@ -7,13 +7,21 @@ from typing import Any
 from sqlalchemy import func, select
 
 from timebank.platform import tenancy
+from timebank.platform.api.pagination import keyset_page
 from timebank.platform.db import db
 from timebank.platform.schemes.models import Scheme
+from timebank.tenants.ledger.models import (
+    Account,
+    Posting,
+    Transaction,
+    posting_account,
+    posting_transaction,
+)
+from timebank.tenants.memberships.models import Member
 
 
 def scheme_page(limit: int, cursor: str | None) -> tuple[list[Scheme], str | None]:
     """One page of every scheme on the platform, oldest first (operators)."""
-    from timebank.platform.api.pagination import keyset_page
 
     return keyset_page(
         select(Scheme),
@@ -27,7 +35,6 @@ def scheme_page(limit: int, cursor: str | None) -> tuple[list[Scheme], str | Non
 
 def describe_schemes(rows: list[Scheme]) -> list[dict[str, Any]]:
     """Schemes with their active member counts (one query for any number)."""
-    from timebank.tenants.memberships.models import Member
 
     ids = [scheme.id for scheme in rows]
     counts: dict[int, int] = {}
@@ -56,14 +63,6 @@ def describe_schemes(rows: list[Scheme]) -> list[dict[str, Any]]:
 
 
 def platform_stats() -> dict[str, int]:
-    from timebank.tenants.ledger.models import (
-        Account,
-        Posting,
-        Transaction,
-        posting_account,
-        posting_transaction,
-    )
-    from timebank.tenants.memberships.models import Member
 
     with tenancy.all_schemes():
         schemes = db.session.execute(select(func.count()).select_from(Scheme)).scalar_one()

@@ -22,6 +22,7 @@ from timebank.platform.api.errors import Conflict, FieldError, NotFound
 from timebank.platform.db import atomic, db
 from timebank.platform.identity.models import User
 from timebank.platform.schemes.models import Scheme
+from timebank.tenants.templates import load_template
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38})[a-z0-9]$|^[a-z0-9]{3}$")
 RESERVED_SLUGS = frozenset(
@@ -84,7 +85,6 @@ def create_scheme(
     template_data: dict[str, Any] | None = None,
 ) -> Scheme:
     """Create a scheme from a sector template; the creator becomes its coordinator."""
-    from timebank.tenants.templates import load_template
 
     for field, problem in (("slug", slug_problem(slug)), ("timezone", timezone_problem(timezone))):
         if problem:

@@ -16,6 +16,7 @@ from timebank.platform.api.errors import Forbidden, NotFound
 from timebank.platform.api.pagination import keyset_page
 from timebank.platform.db import db
 from timebank.platform.exchange import services as exchange
+from timebank.platform.exchange.models import Agreement
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.access import Access
 from timebank.tenants.earning import services as earning
@@ -292,7 +293,6 @@ _KIND_WORDS = {
 
 def agreements(scheme: Scheme, *, status: str | None = None) -> list[dict[str, Any]]:
     statement = exchange.agreements_query(scheme, status=status)
-    from timebank.platform.exchange.models import Agreement
 
     rows = list(db.session.execute(statement.order_by(Agreement.id.desc())).scalars())
     return exchange.describe_agreements(scheme, rows)

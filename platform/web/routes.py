@@ -21,6 +21,7 @@ from timebank.platform.identity import services as identity
 from timebank.platform.ratelimit import limit_sign_in
 from timebank.platform.web.errors import render_error_page
 from timebank.platform.web.forms import Form, show_duration
+from timebank.tenants.memberships.services import memberships_of
 
 bp = Blueprint("web", __name__)
 
@@ -47,8 +48,6 @@ def _csrf_error(error: CSRFError) -> Any:
 def my_schemes() -> list[dict[str, Any]]:
     """Every scheme of the signed-in person, with balances (once per request)."""
     if "my_schemes" not in g:
-        from timebank.tenants.memberships.services import memberships_of
-
         g.my_schemes = memberships_of(current_user) if current_user.is_authenticated else []
     return g.my_schemes  # type: ignore[no-any-return]
 

@@ -67,9 +67,7 @@ def balance(args: dict[str, Any], slug: str) -> dict[str, Any]:
 def transfer(body: dict[str, Any], slug: str) -> dict[str, Any]:
     access = scheme_access(slug, write=True)
     if body.get("to_scheme"):
-        from timebank.platform.exchange.services import pay_partner
-
-        return pay_partner(
+        return services.pay_across_schemes(
             access.scheme,
             access.member,
             to_scheme=body["to_scheme"],

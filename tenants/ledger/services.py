@@ -8,13 +8,14 @@ earning, spending and the exchange call it with their own legs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, select
 
 from timebank.platform import audit
 from timebank.platform.api.errors import FieldError, NotFound, RuleViolation
 from timebank.platform.db import atomic, db, next_ids
+from timebank.platform.identity.models import User
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.ledger.models import (
     SCHEME_ACCOUNT_KINDS,
@@ -107,7 +108,6 @@ def check_payee(field: str, member_id: int, status: str | None, *, payer: Member
 
 
 def member_names(member_ids: Iterable[int]) -> dict[int, str]:
-    from timebank.platform.identity.models import User
 
     ids = sorted(set(member_ids))
     if not ids:
@@ -186,6 +186,53 @@ def post_transfer(
         memo=memo,
         names={payer_account.id: "Your balance", payee_account.id: "The payee's balance"},
         locked={account.id: account for account in accounts.values()},
+    )
+
+
+class CrossSchemePayer(Protocol):
+    def __call__(
+        self,
+        scheme: Scheme,
+        member: Member,
+        *,
+        to_scheme: str,
+        to_member_id: int,
+        amount: int,
+        memo: str | None,
+        actor_user_id: int,
+    ) -> dict[str, Any]: ...
+
+
+# Paying a member of another scheme goes through an exchange agreement, a layer
+# above the ledger: the exchange registers its payer here when it is loaded.
+_cross_scheme_payers: list[CrossSchemePayer] = []
+
+
+def register_cross_scheme_payer(payer: CrossSchemePayer) -> None:
+    _cross_scheme_payers[:] = [payer]
+
+
+def pay_across_schemes(
+    scheme: Scheme,
+    member: Member,
+    *,
+    to_scheme: str,
+    to_member_id: int,
+    amount: int,
+    memo: str | None,
+    actor_user_id: int,
+) -> dict[str, Any]:
+    """Pay a member of a partner scheme (``to_scheme``); the payer's leg, described."""
+    if not _cross_scheme_payers:
+        raise FieldError("to_scheme", "Payments to other schemes are not available here.")
+    return _cross_scheme_payers[0](
+        scheme,
+        member,
+        to_scheme=to_scheme,
+        to_member_id=to_member_id,
+        amount=amount,
+        memo=memo,
+        actor_user_id=actor_user_id,
     )
 
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import select
+
 from timebank.platform import tenancy
 from timebank.platform.db import db
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.spending import services
+from timebank.tenants.spending.expiry import scheme_today
 from timebank.worker.queues import enqueue, job
 
 
@@ -42,9 +45,6 @@ def notify_expiring(scheme_id: int, as_of: str) -> int:
 @job
 def expire_every_scheme() -> int:
     """The daily run: an expiry and a notice job per scheme, each for the scheme's own today."""
-    from sqlalchemy import select
-
-    from timebank.tenants.spending.expiry import scheme_today
 
     schemes = list(db.session.execute(select(Scheme).order_by(Scheme.id)).scalars())
     for scheme in schemes:

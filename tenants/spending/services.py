@@ -44,6 +44,7 @@ from timebank.tenants.policy.services import current_policy
 from timebank.tenants.spending.expiry import expire_credits as expire_credits
 from timebank.tenants.spending.expiry import send_expiry_notices as send_expiry_notices
 from timebank.tenants.spending.models import Redemption, Reward
+from timebank.tenants.spending.schemas import RewardCreate
 
 # No 0/O, 1/I/L: codes are read aloud and typed in by coordinators.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -172,7 +173,6 @@ def _lock_reward(reward_id: int) -> Reward | None:
 @provisioner(order=50)
 def provision_rewards(scheme: Scheme, data: dict[str, Any], creator: User) -> None:
     """Seed the catalogue from the template's ``rewards`` (validated like an API request)."""
-    from timebank.tenants.spending.schemas import RewardCreate
 
     for item in data.get("rewards") or []:
         create_reward(scheme, RewardCreate().load(item), actor_user_id=creator.id)

@@ -13,7 +13,7 @@ from timebank.platform.identity import password_reset
 from timebank.platform.identity import services as identity
 from timebank.platform.identity.schemas import UserCreate
 from timebank.platform.web.forms import Form, Submission, read_text
-from timebank.platform.web.routes import safe_next
+from timebank.platform.web.routes import my_schemes, safe_next
 from timebank.tenants.memberships import services as memberships
 
 bp = Blueprint("account", __name__)
@@ -136,6 +136,5 @@ def accept_invitation(token: str) -> Any:
 
 
 def _memberships() -> list[dict[str, Any]]:
-    from timebank.platform.web.routes import my_schemes
 
     return my_schemes()

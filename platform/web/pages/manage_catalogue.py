@@ -24,6 +24,7 @@ from timebank.tenants.earning import services as earning
 from timebank.tenants.earning.schemas import ActivityIn, ActivityPatch
 from timebank.tenants.policy import services as policies
 from timebank.tenants.spending import services as spending
+from timebank.tenants.spending.schemas import RewardCreate, RewardPatch
 
 APPROVAL_CHOICES = ("policy", "auto", "coordinator")
 ACTIVITY_FIELDS = {n: n for n in ("name", "description", "rate", "approval", "category")}
@@ -134,8 +135,6 @@ def rewards(slug: str) -> Any:
     if request.method == "POST":
         form = Form.from_request()
         with Submission(form, REWARD_FIELDS) as sent:
-            from timebank.tenants.spending.schemas import RewardCreate
-
             body = RewardCreate().load(_reward_fields(form))
             access = page_access(write=True, coordinator=True)
             created = spending.create_reward(access.scheme, body, actor_user_id=access.user.id)
@@ -172,8 +171,6 @@ def reward(slug: str, reward_id: int) -> Any:
     if request.method == "POST":
         form = Form.from_request(active="")
         with Submission(form, REWARD_FIELDS) as sent:
-            from timebank.tenants.spending.schemas import RewardPatch
-
             changes = RewardPatch().load(
                 {**_reward_fields(form), "active": form.get("active") == "yes"}
             )

@@ -7,6 +7,7 @@ from typing import Any
 from flask import flash, redirect, request, url_for
 
 from timebank.platform.exchange import services as exchange
+from timebank.platform.exchange.schemas import AgreementIn
 from timebank.platform.web import reads
 from timebank.platform.web.forms import (
     Form,
@@ -68,8 +69,6 @@ def exchange_page(slug: str) -> Any:
         form = Form.from_request()
         fields = {"partner": "partner", "rate": "rate", "limit": "limit"}
         with Submission(form, fields) as sent:
-            from timebank.platform.exchange.schemas import AgreementIn
-
             answers = {
                 "partner": read_text(form, "partner", required=True, max_length=60),
                 "rate": read_text(form, "rate", max_length=30) or "1",

@@ -31,6 +31,7 @@ from timebank.tenants.ledger import services as ledger
 from timebank.tenants.memberships import imports
 from timebank.tenants.memberships import services as memberships
 from timebank.tenants.memberships.models import ROLES
+from timebank.tenants.memberships.schemas import InvitationCreate
 from timebank.tenants.policy.services import current_policy
 
 # --- the claims queue -----------------------------------------------------------------
@@ -133,7 +134,6 @@ def invite(slug: str) -> Any:
         email = read_text(form, "email", required=True, max_length=254)
         role = read_choice(form, "role", ROLES, message="Choose member or coordinator.")
         form.check()
-        from timebank.tenants.memberships.schemas import InvitationCreate
 
         body = InvitationCreate().load({"email": email, "role": role})
         access = page_access(write=True, coordinator=True)

@@ -8,17 +8,12 @@ from flask import request
 
 from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.errors import FieldError
-from timebank.platform.api.schemas import Strict
 from timebank.tenants.memberships.services import resolve_scheme_from_url, scheme_access
 from timebank.tenants.policy import services
 from timebank.tenants.policy.schemas import PolicyQuery, PolicySchema, PolicyVersionSummary
 
 blp = Blueprint("policy", __name__, url_prefix="/api/v1/schemes/<slug>", description="Policy")
 blp.before_request(resolve_scheme_from_url)
-
-
-class _Empty(Strict):
-    pass
 
 
 @blp.route("/policy")

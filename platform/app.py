@@ -103,7 +103,7 @@ def _register_models_and_provisioners() -> None:
     # Importing the packages registers their models, provisioners and verifiers.
     import timebank.platform.api.idempotency
     import timebank.platform.audit
-    import timebank.platform.billing.services
+    import timebank.platform.billing.customers
     import timebank.platform.exchange.models
     import timebank.platform.exchange.verify
     import timebank.tenants.earning.models

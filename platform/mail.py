@@ -97,11 +97,6 @@ def build_message(*, to: str, template: str, context: dict[str, Any]) -> Outgoin
     )
 
 
-def deliver(message: Outgoing) -> None:
-    """Send now: SMTP when configured, else write to the outbox folder."""
-    deliver_raw(message.raw, sender=message.sender, recipients=message.recipients)
-
-
 def deliver_raw(raw: bytes, *, sender: str, recipients: list[str]) -> None:
     """Send a serialised message as it is (no parsing: SMTP errors raise, so jobs retry)."""
     smtp_url = current_app.config.get("SMTP_URL")

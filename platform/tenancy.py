@@ -46,13 +46,6 @@ def current() -> SchemeContext:
     return _current.get()
 
 
-def current_scheme_id() -> int:
-    scheme_id = _current.get().scheme_id
-    if scheme_id is None:
-        raise RuntimeError("no scheme context")
-    return scheme_id
-
-
 def on_context_change(listener: Callable[[str], None]) -> None:
     _listeners.append(listener)
 

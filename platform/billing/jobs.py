@@ -10,7 +10,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from timebank.platform.billing import services
+from timebank.platform.billing import customers, dunning, plans, usage, webhooks
 from timebank.worker.queues import job
 
 log = logging.getLogger(__name__)
@@ -19,23 +19,23 @@ log = logging.getLogger(__name__)
 @job
 def create_customer(scheme_id: int) -> str | None:
     """Create the scheme's Stripe customer (once; retried by the worker if Stripe is down)."""
-    if not services.billing_enabled():
+    if not plans.billing_enabled():
         return None
-    return services.ensure_customer(scheme_id)
+    return customers.ensure_customer(scheme_id)
 
 
 @job
 def process_event(stored_id: int) -> str:
-    return services.process_event(stored_id)
+    return webhooks.process_event(stored_id)
 
 
 @job
 def process_pending_events() -> int:
     """Apply stored events whose job failed (periodic)."""
     done = 0
-    for stored_id in services.pending_event_ids():
+    for stored_id in webhooks.pending_event_ids():
         try:
-            services.process_event(stored_id)
+            webhooks.process_event(stored_id)
             done += 1
         except Exception:
             log.exception("stripe event %s failed", stored_id)
@@ -44,18 +44,18 @@ def process_pending_events() -> int:
 
 @job
 def sync_usage(scheme_id: int) -> int | None:
-    return services.sync_usage(scheme_id)
+    return usage.sync_usage(scheme_id)
 
 
 @job
 def sync_all_usage() -> int:
     """Set every subscription's quantity to its scheme's active members (periodic)."""
-    if not services.billing_enabled():
+    if not plans.billing_enabled():
         return 0
     synced = 0
-    for scheme_id in services.subscribed_scheme_ids():
+    for scheme_id in usage.subscribed_scheme_ids():
         try:
-            services.sync_usage(scheme_id)
+            usage.sync_usage(scheme_id)
             synced += 1
         except Exception:  # one scheme's failure must not stop the others
             log.exception("usage sync failed for scheme %s", scheme_id)
@@ -65,12 +65,12 @@ def sync_all_usage() -> int:
 @job
 def end_grace_periods() -> list[str]:
     """Suspend for writes the schemes whose grace period ended unpaid (periodic)."""
-    return services.end_grace_periods()
+    return dunning.end_grace_periods()
 
 
 def due_for_billing(now: datetime) -> list[tuple[str, str, str, tuple[Any, ...]]]:
     """The scheduler's hourly billing work: ``(marker, queue, path, args)``; none when off."""
-    if not services.billing_enabled():
+    if not plans.billing_enabled():
         return []
     hour = f"{now.astimezone(UTC):%Y-%m-%dT%H}"
     return [

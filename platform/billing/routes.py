@@ -18,7 +18,7 @@ from timebank.platform.api.blueprint import Blueprint as ApiBlueprint
 from timebank.platform.api.errors import ApiError
 from timebank.platform.api.pagination import page
 from timebank.platform.api.schemas import PageQuery
-from timebank.platform.billing import services
+from timebank.platform.billing import customers, plans, subscriptions, webhooks
 from timebank.platform.billing.schemas import BillingSchemePage, SchemePlanOut, SetPlanIn
 from timebank.platform.identity.auth import require_operator
 from timebank.platform.operators import services as operators
@@ -41,7 +41,7 @@ api_blp = ApiBlueprint(
 @bp.route("")
 def billing_page(slug: str) -> Any:
     access = page_access(coordinator=True)
-    info = services.overview(access.scheme)
+    info = subscriptions.overview(access.scheme)
     return render(
         "billing/billing.html",
         info=info,
@@ -55,7 +55,7 @@ def _back(slug: str) -> Any:
 
 
 def _billing_on() -> bool:
-    if not services.billing_enabled():
+    if not plans.billing_enabled():
         flash("Billing is not set up on this platform: every scheme is free.")
         return False
     return True
@@ -65,10 +65,10 @@ def _billing_on() -> bool:
 def setup_intent(slug: str) -> Any:
     """A SetupIntent's client secret for the card form (JSON; the page's script asks)."""
     access = page_access(coordinator=True)
-    if not services.billing_enabled():
+    if not plans.billing_enabled():
         return jsonify({"error": "Billing is off."}), 404
     try:
-        secret = services.start_card_setup(access.scheme)
+        secret = customers.start_card_setup(access.scheme)
     except ApiError as error:
         return jsonify({"error": error.detail}), error.status
     return jsonify({"client_secret": secret})
@@ -80,7 +80,7 @@ def subscribe(slug: str) -> Any:
     if not _billing_on():
         return _back(slug)
     try:
-        result = services.subscribe(
+        result = subscriptions.subscribe(
             access.scheme,
             plan=request.form.get("plan", ""),
             setup_intent_id=request.form.get("setup_intent", ""),
@@ -105,7 +105,7 @@ def replace_card(slug: str) -> Any:
     if not _billing_on():
         return _back(slug)
     try:
-        result = services.replace_card(
+        result = subscriptions.replace_card(
             access.scheme, setup_intent_id=request.form.get("setup_intent", ""), actor=access.user
         )
     except ApiError as error:
@@ -126,11 +126,11 @@ def change_plan(slug: str) -> Any:
         return _back(slug)
     plan = request.form.get("plan", "")
     try:
-        services.change_plan(access.scheme, plan=plan, actor=access.user)
+        subscriptions.change_plan(access.scheme, plan=plan, actor=access.user)
     except ApiError as error:
         flash(f"The plan was not changed: {error.detail}")
         return _back(slug)
-    flash(f"The plan is now {services.PLANS[plan].label}.")
+    flash(f"The plan is now {plans.PLANS[plan].label}.")
     return _back(slug)
 
 
@@ -140,7 +140,7 @@ def cancel(slug: str) -> Any:
     if not _billing_on():
         return _back(slug)
     try:
-        services.cancel(access.scheme, actor=access.user)
+        subscriptions.cancel(access.scheme, actor=access.user)
     except ApiError as error:
         flash(f"The subscription was not cancelled: {error.detail}")
         return _back(slug)
@@ -153,7 +153,7 @@ def cancel(slug: str) -> Any:
 
 @hooks.route("/stripe/webhook", methods=["POST"])
 def stripe_webhook() -> Any:
-    event, new = services.receive_event(
+    event, new = webhooks.receive_event(
         request.get_data(cache=False), request.headers.get("Stripe-Signature")
     )
     return jsonify(
@@ -169,7 +169,7 @@ def stripe_webhook() -> Any:
 @api_blp.response(200, BillingSchemePage)
 def billing_schemes(args: dict[str, Any]) -> dict[str, Any]:
     rows, cursor = operators.scheme_page(args["limit"], args["cursor"])
-    return page(services.describe_for_operators(rows), cursor)
+    return page(plans.describe_for_operators(rows), cursor)
 
 
 @api_blp.route("/schemes/<slug>/plan", methods=["POST"])
@@ -177,5 +177,5 @@ def billing_schemes(args: dict[str, Any]) -> dict[str, Any]:
 @api_blp.response(200, SchemePlanOut)
 def set_plan(body: dict[str, Any], slug: str) -> dict[str, Any]:
     operator = require_operator()
-    scheme = services.set_plan_by_hand(slug, body["plan"], actor=operator, reason=body["reason"])
+    scheme = plans.set_plan_by_hand(slug, body["plan"], actor=operator, reason=body["reason"])
     return {"slug": scheme.slug, "plan": scheme.plan}

@@ -43,7 +43,7 @@ from timebank.platform.exchange.terms import (
 )
 from timebank.platform.identity.models import User
 from timebank.platform.schemes.models import Scheme
-from timebank.tenants.ledger.models import Account
+from timebank.tenants.ledger.models import Account, Transaction
 from timebank.tenants.ledger.services import (
     MAX_AMOUNT,
     Leg,
@@ -122,109 +122,36 @@ def pay_partner(
     payer_scheme = scheme
 
     def work() -> dict[str, Any]:
-        payee_scheme = db.session.execute(
-            select(Scheme).where(Scheme.slug == to_scheme)
-        ).scalar_one_or_none()
-        if payee_scheme is None:
-            raise FieldError("to_scheme", "No scheme with this address.")
-        if payee_scheme.id == payer_scheme.id:
-            raise FieldError(
-                "to_scheme", "This is your own scheme: leave out to_scheme to pay a member here."
-            )
+        payee_scheme = _partner_scheme(payer_scheme, to_scheme)
         a, b = payer_scheme.id, payee_scheme.id
-        require_exchange_enabled(payer_scheme, payee_scheme)
-        agreement = _agreement_between(a, b, lock=True)
-        if agreement is None:
-            raise RuleViolation(
-                f"{payer_scheme.name} has no exchange agreement with {payee_scheme.name}.",
-                code="no_agreement",
-            )
-        if agreement.status != "active":
-            raise RuleViolation(
-                f"The agreement with {payee_scheme.name} is {agreement.status}: "
-                "payments need an active agreement.",
-                code="agreement_not_active",
-                extra={"agreement_status": agreement.status},
-            )
-        if payee_scheme.is_suspended:
-            raise Forbidden(
-                f"{payee_scheme.name} is suspended: it cannot receive payments now.",
-                code="scheme_suspended",
-            )
+        agreement = _payable_agreement(payer_scheme, payee_scheme)
         rate = rate_from(agreement, a)
-        credited = round_half_up(amount * rate)
-        if credited < 1:
-            least = _least_amount(rate)
-            raise FieldError(
-                "amount",
-                f"At this rate {amount} minute(s) buy less than one minute in "
-                f"{payee_scheme.name}; pay at least {least}.",
-            )
-        if credited > MAX_AMOUNT:
-            raise FieldError("amount", "Too large at this rate.")
+        credited = _credited_amount(amount, rate, payee_scheme)
 
         with leg_context(b, a):
             payee = resolve_payee("to_member_id", to_member_id)
             payee_name = _payee_display_name(payee_scheme, payee)
 
-        # Every account of both legs, in one global order: (scheme id, account id).
-        legs = {a: (member.id, b), b: (payee.id, a)}
-        locked: dict[int, tuple[Account, Account]] = {}
-        for scheme_id in sorted(legs):
-            member_id, other_id = legs[scheme_id]
-            with leg_context(scheme_id, other_id):
-                locked[scheme_id] = _lock_leg_accounts(member_id, other_id)
-        (payer_account, payer_clearing), (payee_account, payee_clearing) = locked[a], locked[b]
-        position_a = payer_clearing.balance + amount
-        position_b = payee_clearing.balance - credited
-        for side, position in ((payer_scheme, position_a), (payee_scheme, position_b)):
-            limit = limit_for(agreement, side.id)
-            if abs(position) > limit:
-                raise RuleViolation(
-                    f"This payment would take {side.name}'s exchange position to "
-                    f"{format_minutes(position)}, beyond the agreement's limit of "
-                    f"{format_minutes(limit)} in its minutes.",
-                    code="agreement_limit_exceeded",
-                    extra={"scheme": side.slug, "limit": limit, "position_after": position},
-                )
-
-        exchange_id = next_ids(db.session(), "exchanges", 1)[0]
-        with leg_context(a, b):
-            payer_leg = post_transaction(
-                payer_scheme,
-                kind="exchange",
-                legs=[Leg(payer_account.id, -amount), Leg(payer_clearing.id, amount)],
-                actor_user_id=actor_user_id,
-                memo=memo,
-                partner_scheme_id=b,
-                exchange_id=exchange_id,
-                names={payer_account.id: "Your balance"},
-            )
-        with leg_context(b, a):
-            payee_leg = post_transaction(
-                payee_scheme,
-                kind="exchange",
-                legs=[Leg(payee_clearing.id, -credited), Leg(payee_account.id, credited)],
-                actor_user_id=actor_user_id,
-                memo=memo,
-                partner_scheme_id=a,
-                exchange_id=exchange_id,
-                names={payee_account.id: "The payee's balance"},
-            )
-        db.session.add(
-            Exchange(
-                id=exchange_id,
-                agreement_id=agreement.id,
-                payer_scheme_id=a,
-                payee_scheme_id=b,
-                payer_transaction_id=payer_leg.id,
-                payee_transaction_id=payee_leg.id,
-                amount=amount,
-                credited=credited,
-                created_by=actor_user_id,
-            )
+        (payer_account, payer_clearing), (payee_account, payee_clearing) = _lock_both_legs(
+            a, member.id, b, payee.id
         )
-        db.session.flush()
+        _check_agreement_limits(
+            agreement,
+            (
+                (payer_scheme, payer_clearing.balance + amount),
+                (payee_scheme, payee_clearing.balance - credited),
+            ),
+        )
+
+        exchange_id, payer_leg = _post_exchange(
+            agreement,
+            payer=(payer_scheme, payer_account, payer_clearing),
+            payee=(payee_scheme, payee_account, payee_clearing),
+            amount=amount,
+            credited=credited,
+            memo=memo,
+            actor_user_id=actor_user_id,
+        )
         with leg_context(a, b):
             described = describe_transactions([payer_leg])[0]
         described["exchange"] = {
@@ -237,6 +164,155 @@ def pay_partner(
         return described
 
     return run_atomic(work)
+
+
+def _partner_scheme(payer_scheme: Scheme, slug: str) -> Scheme:
+    """The scheme a payment goes to (422 on ``to_scheme``: unknown, or the payer's own)."""
+    payee_scheme = db.session.execute(
+        select(Scheme).where(Scheme.slug == slug)
+    ).scalar_one_or_none()
+    if payee_scheme is None:
+        raise FieldError("to_scheme", "No scheme with this address.")
+    if payee_scheme.id == payer_scheme.id:
+        raise FieldError(
+            "to_scheme", "This is your own scheme: leave out to_scheme to pay a member here."
+        )
+    return payee_scheme
+
+
+def _payable_agreement(payer_scheme: Scheme, payee_scheme: Scheme) -> Agreement:
+    """The pair's active agreement, locked for sharing; the payee scheme must be able to receive.
+
+    Raises 422 ``exchange_disabled``, ``no_agreement``, ``agreement_not_active``; 403
+    ``scheme_suspended``.
+    """
+    require_exchange_enabled(payer_scheme, payee_scheme)
+    agreement = _agreement_between(payer_scheme.id, payee_scheme.id, lock=True)
+    if agreement is None:
+        raise RuleViolation(
+            f"{payer_scheme.name} has no exchange agreement with {payee_scheme.name}.",
+            code="no_agreement",
+        )
+    if agreement.status != "active":
+        raise RuleViolation(
+            f"The agreement with {payee_scheme.name} is {agreement.status}: "
+            "payments need an active agreement.",
+            code="agreement_not_active",
+            extra={"agreement_status": agreement.status},
+        )
+    if payee_scheme.is_suspended:
+        raise Forbidden(
+            f"{payee_scheme.name} is suspended: it cannot receive payments now.",
+            code="scheme_suspended",
+        )
+    return agreement
+
+
+def _credited_amount(amount: int, rate: Fraction, payee_scheme: Scheme) -> int:
+    """The payee's minutes for ``amount`` at ``rate`` (422 on ``amount``: under one, too large)."""
+    credited = round_half_up(amount * rate)
+    if credited < 1:
+        least = _least_amount(rate)
+        raise FieldError(
+            "amount",
+            f"At this rate {amount} minute(s) buy less than one minute in "
+            f"{payee_scheme.name}; pay at least {least}.",
+        )
+    if credited > MAX_AMOUNT:
+        raise FieldError("amount", "Too large at this rate.")
+    return credited
+
+
+def _lock_both_legs(
+    payer_scheme_id: int, payer_member_id: int, payee_scheme_id: int, payee_member_id: int
+) -> tuple[tuple[Account, Account], tuple[Account, Account]]:
+    """Lock every account of both legs in one global order, (scheme id, account id).
+
+    Returns ``((payer account, payer's clearing), (payee account, payee's clearing))``.
+    """
+    legs = {
+        payer_scheme_id: (payer_member_id, payee_scheme_id),
+        payee_scheme_id: (payee_member_id, payer_scheme_id),
+    }
+    locked: dict[int, tuple[Account, Account]] = {}
+    for scheme_id in sorted(legs):
+        member_id, other_id = legs[scheme_id]
+        with leg_context(scheme_id, other_id):
+            locked[scheme_id] = _lock_leg_accounts(member_id, other_id)
+    return locked[payer_scheme_id], locked[payee_scheme_id]
+
+
+def _check_agreement_limits(
+    agreement: Agreement, positions: tuple[tuple[Scheme, int], ...]
+) -> None:
+    """Refuse (422 ``agreement_limit_exceeded``) a position beyond the agreement's limit."""
+    for side, position in positions:
+        limit = limit_for(agreement, side.id)
+        if abs(position) > limit:
+            raise RuleViolation(
+                f"This payment would take {side.name}'s exchange position to "
+                f"{format_minutes(position)}, beyond the agreement's limit of "
+                f"{format_minutes(limit)} in its minutes.",
+                code="agreement_limit_exceeded",
+                extra={"scheme": side.slug, "limit": limit, "position_after": position},
+            )
+
+
+def _post_exchange(
+    agreement: Agreement,
+    *,
+    payer: tuple[Scheme, Account, Account],
+    payee: tuple[Scheme, Account, Account],
+    amount: int,
+    credited: int,
+    memo: str | None,
+    actor_user_id: int,
+) -> tuple[int, Transaction]:
+    """Post both legs and the :class:`Exchange` linking them; ``(exchange id, payer's leg)``.
+
+    ``payer``/``payee``: (scheme, the member's account, the clearing account for the other).
+    """
+    payer_scheme, payer_account, payer_clearing = payer
+    payee_scheme, payee_account, payee_clearing = payee
+    a, b = payer_scheme.id, payee_scheme.id
+    exchange_id = next_ids(db.session(), "exchanges", 1)[0]
+    with leg_context(a, b):
+        payer_leg = post_transaction(
+            payer_scheme,
+            kind="exchange",
+            legs=[Leg(payer_account.id, -amount), Leg(payer_clearing.id, amount)],
+            actor_user_id=actor_user_id,
+            memo=memo,
+            partner_scheme_id=b,
+            exchange_id=exchange_id,
+            names={payer_account.id: "Your balance"},
+        )
+    with leg_context(b, a):
+        payee_leg = post_transaction(
+            payee_scheme,
+            kind="exchange",
+            legs=[Leg(payee_clearing.id, -credited), Leg(payee_account.id, credited)],
+            actor_user_id=actor_user_id,
+            memo=memo,
+            partner_scheme_id=a,
+            exchange_id=exchange_id,
+            names={payee_account.id: "The payee's balance"},
+        )
+    db.session.add(
+        Exchange(
+            id=exchange_id,
+            agreement_id=agreement.id,
+            payer_scheme_id=a,
+            payee_scheme_id=b,
+            payer_transaction_id=payer_leg.id,
+            payee_transaction_id=payee_leg.id,
+            amount=amount,
+            credited=credited,
+            created_by=actor_user_id,
+        )
+    )
+    db.session.flush()
+    return exchange_id, payer_leg
 
 
 def _least_amount(rate: Fraction) -> int:

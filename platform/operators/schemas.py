@@ -24,10 +24,6 @@ class SuspendIn(Strict):
     reason = free_text()
 
 
-class EmptyIn(Strict):
-    pass
-
-
 class StatusOut(Schema):
     status = fields.String()
 

@@ -67,13 +67,6 @@ def timezone_problem(name: str) -> str | None:
     return None
 
 
-def get_scheme_by_slug(slug: str) -> Scheme:
-    scheme = db.session.execute(select(Scheme).where(Scheme.slug == slug)).scalar_one_or_none()
-    if scheme is None:
-        raise NotFound("No scheme with this address.")
-    return scheme
-
-
 @atomic
 def create_scheme(
     *,

@@ -7,7 +7,8 @@ claims, a statement page) and put ledger movements into words for people.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, select
@@ -236,45 +237,90 @@ def describe_for(
 
 
 def _words(item: dict[str, Any], account_id: int | None, names: dict[int, str]) -> str:
-    kind = item["kind"]
-    others = [
-        p for p in item["postings"] if p["account_id"] != account_id and p["member_id"] is not None
-    ]
-    other = names.get(others[0]["member_id"], "a member") if others else None
-    incoming = account_id is not None and any(
-        p["account_id"] == account_id and p["amount"] > 0 for p in item["postings"]
-    )
-    to_pot = any(p["account"] == "pot" for p in item["postings"])
-    memo = item["memo"] or ""
+    """What a transaction was, in words, seen from ``account_id`` (None: the scheme's view)."""
     if account_id is None:
-        people = [names.get(p["member_id"], "a member") for p in item["postings"] if p["member_id"]]
-        who = " → ".join(people) if people else "scheme accounts"
-        return f"{_KIND_WORDS.get(kind, kind)}: {who}"
-    if kind == "transfer":
-        return f"Payment from {other}" if incoming else f"Payment to {other}"
-    if kind == "gift":
-        if to_pot and not incoming:
-            return "Gift to the community pot"
-        if any(p["account"] == "pot" for p in item["postings"]):
-            return "Gift from the community pot"
-        return f"Gift from {other}" if incoming else f"Gift to {other}"
-    if kind == "earn":
-        return f"Hours credited: {memo}" if memo else "Hours credited"
-    if kind == "spend":
-        return f"Reward: {memo}" if memo else "Reward"
-    if kind == "exchange":
-        partner = item.get("partner") or "a partner scheme"
-        return (
-            f"Payment from a member of {partner}"
-            if incoming
-            else f"Payment to a member of {partner}"
-        )
-    if kind == "reversal":
-        return f"Correction (reverses entry {item['reverses_id']})"
-    if kind == "expiry":
-        return "Credits that lapsed"
-    return f"Adjustment: {memo}" if memo else "Adjustment"
+        return _scheme_words(item, names)
+    line = _line_for(item, account_id, names)
+    return _MEMBER_WORDS.get(item["kind"], _adjustment_words)(line)
 
+
+def _scheme_words(item: dict[str, Any], names: dict[int, str]) -> str:
+    """A coordinator's line: the kind, then every member involved (or the scheme's accounts)."""
+    kind = item["kind"]
+    people = [names.get(p["member_id"], "a member") for p in item["postings"] if p["member_id"]]
+    who = " → ".join(people) if people else "scheme accounts"
+    return f"{_KIND_WORDS.get(kind, kind)}: {who}"
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One transaction as one account sees it: what its words are made of."""
+
+    item: dict[str, Any]
+    incoming: bool  # the account received minutes
+    other: str | None  # the first other member's name
+    touches_pot: bool  # the community pot takes part
+    memo: str
+
+
+def _line_for(item: dict[str, Any], account_id: int, names: dict[int, str]) -> _Line:
+    postings = item["postings"]
+    others = [p for p in postings if p["account_id"] != account_id and p["member_id"] is not None]
+    return _Line(
+        item=item,
+        incoming=any(p["account_id"] == account_id and p["amount"] > 0 for p in postings),
+        other=names.get(others[0]["member_id"], "a member") if others else None,
+        touches_pot=any(p["account"] == "pot" for p in postings),
+        memo=item["memo"] or "",
+    )
+
+
+def _transfer_words(line: _Line) -> str:
+    return f"Payment from {line.other}" if line.incoming else f"Payment to {line.other}"
+
+
+def _gift_words(line: _Line) -> str:
+    if line.touches_pot:
+        return "Gift from the community pot" if line.incoming else "Gift to the community pot"
+    return f"Gift from {line.other}" if line.incoming else f"Gift to {line.other}"
+
+
+def _earn_words(line: _Line) -> str:
+    return f"Hours credited: {line.memo}" if line.memo else "Hours credited"
+
+
+def _spend_words(line: _Line) -> str:
+    return f"Reward: {line.memo}" if line.memo else "Reward"
+
+
+def _exchange_words(line: _Line) -> str:
+    partner = line.item.get("partner") or "a partner scheme"
+    if line.incoming:
+        return f"Payment from a member of {partner}"
+    return f"Payment to a member of {partner}"
+
+
+def _reversal_words(line: _Line) -> str:
+    return f"Correction (reverses entry {line.item['reverses_id']})"
+
+
+def _expiry_words(line: _Line) -> str:
+    return "Credits that lapsed"
+
+
+def _adjustment_words(line: _Line) -> str:
+    return f"Adjustment: {line.memo}" if line.memo else "Adjustment"
+
+
+_MEMBER_WORDS: dict[str, Callable[[_Line], str]] = {
+    "transfer": _transfer_words,
+    "gift": _gift_words,
+    "earn": _earn_words,
+    "spend": _spend_words,
+    "exchange": _exchange_words,
+    "reversal": _reversal_words,
+    "expiry": _expiry_words,
+}
 
 _KIND_WORDS = {
     "transfer": "Payment",

@@ -14,7 +14,7 @@ from sqlalchemy import and_, bindparam, select
 
 from timebank.platform import audit
 from timebank.platform.api.errors import FieldError, NotFound, RuleViolation
-from timebank.platform.db import atomic, db, next_ids
+from timebank.platform.db import atomic, db
 from timebank.platform.identity.models import User
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.ledger.models import (
@@ -407,8 +407,3 @@ def statement_rows(account_id: int, *, batch: int = 1000) -> Iterable[dict[str, 
                 "balance_after": posting.balance_after,
             }
         last = rows[-1][0].account_version
-
-
-def allocate_ids(table: str, count: int) -> list[int]:
-    """Ids for bulk inserts of a tenant table."""
-    return next_ids(db.session(), table, count)

@@ -49,7 +49,11 @@ class Invitation(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
 
     email: Mapped[str] = mapped_column(String(254))
     role: Mapped[str] = mapped_column(String(20))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Unique across schemes: the link is looked up by it before its scheme is known (a random
+    # token's hash tells nobody about another scheme). Read by tests/test_schema_guards.py.
+    token_hash: Mapped[str] = mapped_column(
+        String(64), unique=True, info={"unique_across_schemes": "a random invitation token"}
+    )
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     invited_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
     created_at: Mapped[datetime] = utcnow_column()

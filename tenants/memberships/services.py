@@ -53,7 +53,7 @@ def join_scheme(scheme: Scheme, user: User, *, role: str, actor_user_id: int | N
 @atomic
 def invite(scheme: Scheme, *, email: str, role: str, actor: User) -> tuple[str, Invitation]:
     """Create a single-use invitation (only its hash is stored) and mail it."""
-    from timebank.platform.billing.services import check_can_invite
+    from timebank.platform.billing.plans import check_can_invite
 
     check_can_invite(scheme)  # 403 plan_limit_reached over the plan's member limit
     token = secrets.token_urlsafe(24)

@@ -8,7 +8,6 @@ from flask import request
 
 from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.errors import FieldError
-from timebank.platform.api.schemas import Strict
 from timebank.tenants.access import scheme_access
 from timebank.tenants.policy import services
 from timebank.tenants.policy.schemas import PolicyQuery, PolicySchema, PolicyVersionSummary
@@ -20,10 +19,6 @@ blp = Blueprint(
     description="Policy",
     credentials="scheme",
 )
-
-
-class _Empty(Strict):
-    pass
 
 
 @blp.route("/policy")

@@ -25,7 +25,7 @@ from tests.platform.billing.conftest import (
     event,
     sign,
 )
-from timebank.platform.billing import services
+from timebank.platform.billing import customers, dunning, webhooks
 from timebank.platform.billing.models import SchemeBilling, StripeEvent
 from timebank.platform.db import db
 from timebank.platform.schemes.models import Scheme
@@ -124,9 +124,9 @@ def test_sign_up_succeeds_while_stripe_is_down(app: Flask, world: World) -> None
         )["STRIPE_API_BASE"]
     # Once Stripe is back, the customer is made on first need (the job, or the billing page).
     with app.app_context():
-        customer = services.ensure_customer(gamma_id)
+        customer = customers.ensure_customer(gamma_id)
         assert customer.startswith("cus_")
-        assert services.ensure_customer(gamma_id) == customer
+        assert customers.ensure_customer(gamma_id) == customer
 
 
 def test_free_plan_limit_stops_invitations_not_trading(app: Flask, world: World) -> None:
@@ -316,12 +316,12 @@ def test_valid_event_is_applied_once_when_sent_twice(
     assert stored_events(app) == 1
     assert billing(app, world.a.id).grace_until == grace_until
     mails = [p.read_text() for p in outbox.glob("*.eml")]
-    dunning = [m for m in mails if "Payment for Alpha Time Bank failed" in m]
-    assert len(dunning) == 1 and world.a.coordinator.email in dunning[0]
+    dunning_mails = [m for m in mails if "Payment for Alpha Time Bank failed" in m]
+    assert len(dunning_mails) == 1 and world.a.coordinator.email in dunning_mails[0]
     # Processing the stored event again (a retried job) changes nothing.
     with app.app_context():
         stored = db.session.execute(select(StripeEvent.id)).scalar_one()
-        assert services.process_event(stored) == "already processed"
+        assert webhooks.process_event(stored) == "already processed"
     # The other scheme saw nothing.
     assert billing(app, world.b.id).status == "ok"
     assert not any(world.b.coordinator.email in m for m in mails)
@@ -403,11 +403,11 @@ def test_payment_failure_grace_suspension_payment_reactivation(
 
     now = datetime.now(UTC)
     with app.app_context():
-        assert services.end_grace_periods(now + timedelta(days=13)) == []
+        assert dunning.end_grace_periods(now + timedelta(days=13)) == []
     assert scheme_row(app, world.a.id).status == "active"
     with app.app_context():
-        assert services.end_grace_periods(now + timedelta(days=15)) == [world.a.slug]
-        assert services.end_grace_periods(now + timedelta(days=16)) == []  # once
+        assert dunning.end_grace_periods(now + timedelta(days=15)) == [world.a.slug]
+        assert dunning.end_grace_periods(now + timedelta(days=16)) == []  # once
     scheme = scheme_row(app, world.a.id)
     assert scheme.status == "suspended" and scheme.suspended_reason == "Payment overdue"
     assert billing(app, world.a.id).status == "suspended"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,7 @@ def app(database: Database, tmp_path: Path) -> Iterator[Flask]:
 
 
 def test_billing_off_everything_free_without_limit(app: Flask, world: World) -> None:
-    from timebank.platform.billing import services
+    from timebank.platform.billing import customers, dunning, plans
     from timebank.platform.billing.jobs import due_for_billing, sync_all_usage
     from timebank.platform.billing.models import SchemeBilling, StripeEvent
     from timebank.platform.db import db
@@ -58,15 +59,15 @@ def test_billing_off_everything_free_without_limit(app: Flask, world: World) -> 
     )
     assert invite.status_code == 201, invite.data
     with app.app_context():
-        assert not services.billing_enabled()
-        plans = set(db.session.execute(select(Scheme.plan)).scalars())
-        assert plans == {"free"}
+        assert not plans.billing_enabled()
+        scheme_plans = set(db.session.execute(select(Scheme.plan)).scalars())
+        assert scheme_plans == {"free"}
         assert db.session.execute(select(func.count()).select_from(SchemeBilling)).scalar() == 0
         assert sync_all_usage() == 0
-        assert services.end_grace_periods() == []
-        assert due_for_billing(services.datetime.now(services.UTC)) == []
+        assert dunning.end_grace_periods() == []
+        assert due_for_billing(datetime.now(UTC)) == []
         with pytest.raises(RuntimeError):
-            services._stripe()
+            customers.stripe_client()
     # The billing page says so; its forms do nothing.
     client = app.test_client()
     client.post("/login", data={"email": world.a.coordinator.email, "password": PASSWORD})

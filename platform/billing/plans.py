@@ -19,6 +19,7 @@ from timebank.platform.billing.models import SchemeBilling
 from timebank.platform.db import atomic, db
 from timebank.platform.identity.models import User
 from timebank.platform.schemes.models import Scheme
+from timebank.tenants.memberships.services import register_invite_guard
 
 OVERDUE_REASON = "Payment overdue"
 ACTIVE_SUBSCRIPTION = ("active", "trialing")
@@ -211,3 +212,6 @@ def set_plan_by_hand(slug: str, plan: str, *, actor: User, reason: str | None = 
         details={"before": before, "after": plan, "reason": reason},
     )
     return scheme
+
+
+register_invite_guard(check_can_invite)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -49,13 +50,21 @@ def join_scheme(scheme: Scheme, user: User, *, role: str, actor_user_id: int | N
 
 # --- invitations ------------------------------------------------------------
 
+# Checks every new invitation must pass, registered at start-up by the layers
+# above that own them (billing: 403 ``plan_limit_reached`` at the plan's limit).
+invite_guards: list[Callable[[Scheme], None]] = []
+
+
+def register_invite_guard(guard: Callable[[Scheme], None]) -> None:
+    if guard not in invite_guards:
+        invite_guards.append(guard)
+
 
 @atomic
 def invite(scheme: Scheme, *, email: str, role: str, actor: User) -> tuple[str, Invitation]:
     """Create a single-use invitation (only its hash is stored) and mail it."""
-    from timebank.platform.billing.plans import check_can_invite
-
-    check_can_invite(scheme)  # 403 plan_limit_reached over the plan's member limit
+    for guard in invite_guards:
+        guard(scheme)
     token = secrets.token_urlsafe(24)
     lifetime = timedelta(days=current_app.config["INVITATION_LIFETIME_DAYS"])
     invitation = Invitation(

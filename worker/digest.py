@@ -14,6 +14,8 @@ from timebank.platform.db import db, run_atomic
 from timebank.platform.identity.models import User
 from timebank.platform.mail import send_mail
 from timebank.platform.schemes.models import Scheme
+from timebank.tenants.earning.models import Activity, Claim
+from timebank.tenants.memberships.models import Member
 from timebank.worker.queues import job
 
 log = logging.getLogger(__name__)
@@ -31,8 +33,6 @@ def send_claims_digest(scheme_id: int, week: str) -> int:
 
 
 def _send(scheme_id: int, week: str) -> int:
-    from timebank.tenants.earning.models import Activity, Claim
-    from timebank.tenants.memberships.models import Member
 
     scheme = db.session.get(Scheme, scheme_id)
     if scheme is None or scheme.is_suspended:

@@ -7,7 +7,9 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from timebank.platform.api.idempotency import purge_expired
 from timebank.platform.db import run_atomic
+from timebank.tenants.ledger.verify import verify_ledger
 from timebank.worker.queues import job, redis_connection, redis_key
 
 log = logging.getLogger("timebank.ledger")
@@ -18,7 +20,6 @@ LAST_CHECK_KEY = "ledger-check:last"
 @job
 def verify_ledger_nightly() -> dict[str, Any]:
     """Run every ledger check; a break is logged at ERROR and kept for operators."""
-    from timebank.tenants.ledger.verify import verify_ledger
 
     report = verify_ledger()
     result = {
@@ -52,7 +53,6 @@ def last_ledger_check() -> dict[str, Any]:
 @job
 def purge_idempotency_keys() -> int:
     """Forget idempotency keys past their retention window."""
-    from timebank.platform.api.idempotency import purge_expired
 
     purged = run_atomic(purge_expired)
     log.info("purged %d idempotency keys", purged)

@@ -18,8 +18,10 @@ from timebank.platform.billing.plans import (
 )
 from timebank.platform.db import db, run_atomic
 from timebank.platform.identity.models import User
+from timebank.platform.mail import send_mail
 from timebank.platform.schemes.models import Scheme
 from timebank.platform.schemes.services import set_scheme_status
+from timebank.tenants.memberships.models import Member
 
 SYSTEM = cast(User, SimpleNamespace(id=None))
 
@@ -36,8 +38,6 @@ def end_dunning(row: SchemeBilling, scheme: Scheme) -> bool:
 
 
 def mail_coordinators(scheme: Scheme, row: SchemeBilling, days: int) -> None:
-    from timebank.platform.mail import send_mail
-    from timebank.tenants.memberships.models import Member
 
     with tenancy.scheme_context(scheme.id):
         people = db.session.execute(

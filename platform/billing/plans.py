@@ -18,7 +18,9 @@ from timebank.platform.api.errors import FieldError, Forbidden, NotFound
 from timebank.platform.billing.models import SchemeBilling
 from timebank.platform.db import atomic, db
 from timebank.platform.identity.models import User
+from timebank.platform.operators.services import describe_schemes
 from timebank.platform.schemes.models import Scheme
+from timebank.tenants.memberships.models import Member
 from timebank.tenants.memberships.services import register_invite_guard
 
 OVERDUE_REASON = "Payment overdue"
@@ -97,7 +99,6 @@ def plan_for_stripe_id(plan_id: str | None) -> str | None:
 
 
 def active_member_count(scheme_id: int) -> int:
-    from timebank.tenants.memberships.models import Member
 
     with tenancy.scheme_context(scheme_id):
         return int(
@@ -166,7 +167,6 @@ def scheme_of(row: SchemeBilling) -> Scheme:
 
 
 def describe_for_operators(schemes: list[Scheme]) -> list[dict[str, Any]]:
-    from timebank.platform.operators.services import describe_schemes
 
     rows = describe_schemes(schemes)
     ids = [scheme.id for scheme in schemes]

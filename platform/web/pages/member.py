@@ -7,6 +7,7 @@ from typing import Any
 from flask import abort, flash, redirect, request, url_for
 
 from timebank.platform.api.idempotency import idempotent
+from timebank.platform.exchange.services import pay_partner
 from timebank.platform.web import reads
 from timebank.platform.web.forms import (
     Form,
@@ -200,7 +201,6 @@ def _move(
         )
         whom = "the community pot" if to_member is None else _name(to_member)
         return f"You gave {hours} to {whom}."
-    from timebank.platform.exchange.services import pay_partner
 
     assert to_member is not None
     paid = pay_partner(

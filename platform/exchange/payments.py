@@ -27,7 +27,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from timebank.platform.api.errors import FieldError, Forbidden, NotFound, RuleViolation
 from timebank.platform.db import db, next_ids, run_atomic
@@ -43,6 +43,7 @@ from timebank.platform.exchange.terms import (
 )
 from timebank.platform.identity.models import User
 from timebank.platform.schemes.models import Scheme
+from timebank.tenants.ledger.locking import lock_accounts
 from timebank.tenants.ledger.models import Account, Transaction
 from timebank.tenants.ledger.services import (
     MAX_AMOUNT,
@@ -73,28 +74,14 @@ def _agreement_between(first: int, second: int, *, lock: bool) -> Agreement | No
     return db.session.execute(statement).scalar_one_or_none()
 
 
-def _lock_leg_accounts(member_id: int, partner_id: int) -> tuple[Account, Account]:
-    """Lock a member's account and the clearing account for ``partner_id`` (current scheme).
+def _lock_leg_accounts(scheme_id: int, member_id: int, partner_id: int) -> tuple[Account, Account]:
+    """Lock a member's account and the clearing account for ``partner_id`` in ``scheme_id``.
 
     One statement, in account id order, balances reloaded: the caller takes the schemes in
     scheme id order, so every payment locks in the one global order (scheme id, account id).
     """
-    accounts = list(
-        db.session.execute(
-            select(Account)
-            .where(
-                or_(
-                    Account.member_id == member_id,
-                    and_(Account.kind == "clearing", Account.partner_scheme_id == partner_id),
-                )
-            )
-            .order_by(Account.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).scalars()
-    )
-    member = next((account for account in accounts if account.member_id == member_id), None)
-    clearing = next((account for account in accounts if account.kind == "clearing"), None)
+    locked = lock_accounts(scheme_id, member_ids=(member_id,), clearing_partner_id=partner_id)
+    member, clearing = locked.of_member(member_id), locked.clearing(partner_id)
     if member is None:  # pragma: no cover - every member has an account
         raise NotFound("This member has no account in this scheme.")
     if clearing is None:  # pragma: no cover - opened on acceptance
@@ -238,7 +225,7 @@ def _lock_both_legs(
     for scheme_id in sorted(legs):
         member_id, other_id = legs[scheme_id]
         with leg_context(scheme_id, other_id):
-            locked[scheme_id] = _lock_leg_accounts(member_id, other_id)
+            locked[scheme_id] = _lock_leg_accounts(scheme_id, member_id, other_id)
     return locked[payer_scheme_id], locked[payee_scheme_id]
 
 

@@ -286,7 +286,7 @@ def _credit(
     account = member_account(claim.member_id)
     # The ledger's lock order (ids ascending): concurrent credits to this
     # member wait here, then see each other's approved claims.
-    lock_accounts([issuance.id, account.id])
+    lock_accounts(scheme.id, account_ids=(issuance.id, account.id))
     _check_cap(scheme, claim, own=own)
     label = "Your balance" if own else f"{_name_of(claim.member_id)}'s balance"
     return post_transaction(

@@ -1,7 +1,8 @@
 """The posting service: the only writer of ledger rows.
 
 ``post_transaction`` takes the legs of one business event, locks the affected
-accounts in id order (``SELECT … FOR UPDATE``), checks each account's limits
+accounts in id order (``SELECT … FOR UPDATE``, :mod:`.locking`: the only place
+the ledger takes row locks), checks each account's limits
 (a member's own limits override the policy default), inserts the transaction
 and its postings, and moves the cached balances and account versions, all in
 the caller's unit of work. A refusal raises a ``RuleViolation`` whose code
@@ -12,7 +13,7 @@ one statement per table.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,9 +23,10 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from timebank.platform.api.errors import NotFound, RuleViolation
+from timebank.platform.api.errors import RuleViolation
 from timebank.platform.db import db, in_atomic, next_ids, utcnow
 from timebank.platform.schemes.models import Scheme
+from timebank.tenants.ledger.locking import lock_accounts
 from timebank.tenants.ledger.models import Account, Posting, Transaction
 from timebank.tenants.policy.services import current_policy
 
@@ -57,21 +59,6 @@ def effective_limits(account: Account, policy: dict[str, Any]) -> tuple[int | No
     return low, high
 
 
-def _lock_accounts(account_ids: Iterable[int]) -> dict[int, Account]:
-    ids = sorted(set(account_ids))
-    accounts = db.session.execute(
-        select(Account)
-        .where(Account.id.in_(ids))
-        .order_by(Account.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalars()
-    found = {account.id: account for account in accounts}
-    if len(found) != len(ids):
-        raise NotFound("An account of this transaction does not exist in this scheme.")
-    return found
-
-
 # --- the posting service ----------------------------------------------------
 
 
@@ -92,8 +79,8 @@ def post_transaction(
     """Write one balanced transaction. Must run inside a unit of work (``atomic``).
 
     ``names`` maps account ids to the words used in refusals ("Your balance",
-    "Ann's balance"). ``locked`` passes accounts (objects, or Core rows of the same
-    columns) the caller has already locked ``FOR UPDATE`` in id order. Raises
+    "Ann's balance"). ``locked`` passes accounts the caller has already locked with
+    :func:`lock_accounts` (its ``by_id``). Raises
     ``RuleViolation`` (``insufficient_balance``, ``balance_above_maximum``,
     ``account_closed``) and writes nothing.
     """
@@ -113,7 +100,9 @@ def post_transaction(
     policy = current_policy(scheme)
     needed = {leg.account_id for leg in legs}
     accounts = (
-        dict(locked) if locked is not None and needed <= set(locked) else _lock_accounts(needed)
+        dict(locked)
+        if locked is not None and needed <= set(locked)
+        else lock_accounts(scheme.id, account_ids=needed).by_id
     )
     net: dict[int, int] = {}
     for leg in legs:
@@ -302,15 +291,6 @@ def _check_limits(
         )
 
 
-def lock_accounts(account_ids: Iterable[int]) -> dict[int, Account]:
-    """Lock accounts ``FOR UPDATE`` in id order (the ledger's one lock order); 404 if missing.
-
-    For services that must read something consistent with a balance before
-    posting (an earning cap): take the same locks ``post_transaction`` will.
-    """
-    return _lock_accounts(account_ids)
-
-
 def post_many(
     scheme: Scheme,
     *,
@@ -339,7 +319,9 @@ def post_many(
     if not entries:
         return []
     policy = current_policy(scheme)
-    accounts = _lock_accounts(leg.account_id for legs in entries for leg in legs)
+    accounts = lock_accounts(
+        scheme.id, account_ids=(leg.account_id for legs in entries for leg in legs)
+    ).by_id
     balance = {account_id: account.balance for account_id, account in accounts.items()}
     version = {account_id: account.version for account_id, account in accounts.items()}
     for legs in entries:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, select
 
 from timebank.platform import audit
 from timebank.platform.api.errors import FieldError, NotFound, RuleViolation
@@ -118,28 +118,6 @@ def member_names(member_ids: Iterable[int]) -> dict[int, str]:
     return {member_id: name for member_id, name in rows}
 
 
-_PARTIES: Any = bindparam("member_ids", expanding=True)
-_ACCOUNTS, _MEMBERS = Account.__table__, Member.__table__
-# Built once, and Core rather than ORM entities: composing and loading cost more
-# Python than running it. Filtering both tables by the member ids keeps the plan
-# on two index probes whatever the statistics say.
-_TRANSFER_PARTIES = (
-    select(*_ACCOUNTS.c, _MEMBERS.c.status.label("member_status"))
-    .join(
-        _MEMBERS,
-        and_(_MEMBERS.c.scheme_id == _ACCOUNTS.c.scheme_id, _MEMBERS.c.id == _ACCOUNTS.c.member_id),
-    )
-    .where(
-        _ACCOUNTS.c.scheme_id == bindparam("scheme_id"),
-        _MEMBERS.c.scheme_id == bindparam("scheme_id"),
-        _ACCOUNTS.c.member_id.in_(_PARTIES),
-        _MEMBERS.c.id.in_(_PARTIES),
-    )
-    .order_by(_ACCOUNTS.c.id)
-    .with_for_update(of=_ACCOUNTS)
-)
-
-
 @atomic
 def post_transfer(
     scheme: Scheme,
@@ -153,19 +131,10 @@ def post_transfer(
     """A member pays another member of the same scheme."""
     policy = current_policy(scheme)
     rules = policy["peer_transfers"]
-    db.session.flush()  # the Core read below must see the caller's pending changes
     # One query: both accounts locked (id order) with the payee's membership.
-    rows = (
-        db.session.connection()
-        .execute(
-            _TRANSFER_PARTIES,
-            {"scheme_id": scheme.id, "member_ids": sorted({payer.id, to_member_id})},
-        )
-        .all()
-    )
-    accounts = {row.member_id: row for row in rows}
-    statuses = {row.member_id: row.member_status for row in rows}
-    check_payee("to_member_id", to_member_id, statuses.get(to_member_id), payer=payer)
+    locked = lock_accounts(scheme.id, member_ids=(payer.id, to_member_id), rows=True)
+    accounts = {row.member_id: row for row in locked.by_id.values()}
+    check_payee("to_member_id", to_member_id, locked.member_status.get(to_member_id), payer=payer)
     if not rules["enabled"]:
         raise RuleViolation(
             f"Members of {scheme.name} cannot pay each other directly.",
@@ -185,7 +154,7 @@ def post_transfer(
         actor_user_id=actor_user_id,
         memo=memo,
         names={payer_account.id: "Your balance", payee_account.id: "The payee's balance"},
-        locked={account.id: account for account in accounts.values()},
+        locked=locked.by_id,
     )
 
 
@@ -256,7 +225,7 @@ def reverse_transaction(
         .order_by(Posting.id)
     ).all()
     mirror = [Leg(account_id, -amount) for account_id, amount in legs]
-    lock_accounts(leg.account_id for leg in mirror)
+    lock_accounts(scheme.id, account_ids=(leg.account_id for leg in mirror))
     # Checked after the locks: a concurrent reversal has committed by now.
     if reversal_of(original.id) is not None:
         raise RuleViolation("This transaction has already been reversed.", code="already_reversed")

@@ -18,6 +18,7 @@ from timebank.platform.identity.services import hash_token
 from timebank.platform.mail import send_mail
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.access import Access, ensure_writable
+from timebank.tenants.ledger.locking import lock_accounts
 from timebank.tenants.ledger.models import Account
 from timebank.tenants.ledger.services import member_account, open_member_account
 from timebank.tenants.memberships.models import Invitation, Member
@@ -216,9 +217,9 @@ def update_member(
     if "status" in changes:
         member.status = changes["status"]
     if "min_balance" in changes or "max_balance" in changes:
-        account = db.session.execute(
-            select(Account).where(Account.id == member_account(member.id).id).with_for_update()
-        ).scalar_one()
+        locked = lock_accounts(scheme.id, member_ids=(member.id,))
+        account = locked.of_member(member.id)
+        assert account is not None
         set_account_limits(account, changes)
     audit.record(
         scheme.id,

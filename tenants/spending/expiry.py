@@ -36,6 +36,7 @@ from timebank.platform.db import db, run_atomic
 from timebank.platform.identity.models import User
 from timebank.platform.mail import send_mail
 from timebank.platform.schemes.models import Scheme
+from timebank.tenants.ledger.locking import lock_accounts
 from timebank.tenants.ledger.models import Account, Posting, Transaction, posting_transaction
 from timebank.tenants.ledger.services import Leg, format_minutes, post_transaction, scheme_account
 from timebank.tenants.memberships.models import Member
@@ -197,16 +198,7 @@ def _expire_accounts(
             )
         ).scalars()
     )
-    accounts = {
-        account.id: account
-        for account in db.session.execute(
-            select(Account)
-            .where(Account.id.in_(list(member_of)))
-            .order_by(Account.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).scalars()
-    }
+    accounts = lock_accounts(scheme.id, account_ids=member_of).by_id
     histories = dict(_histories(sorted(accounts)))
     expiry_account = scheme_account("expiry")
     lapsed = []

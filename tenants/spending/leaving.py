@@ -23,6 +23,7 @@ from timebank.platform import audit
 from timebank.platform.api.errors import FieldError, NotFound, RuleViolation
 from timebank.platform.db import atomic, db
 from timebank.platform.schemes.models import Scheme
+from timebank.tenants.ledger.locking import lock_accounts
 from timebank.tenants.ledger.models import Account, Transaction
 from timebank.tenants.ledger.services import (
     Leg,
@@ -54,7 +55,7 @@ def leave_scheme(
     """
     member = _lock_member(member_id)
     _ensure_not_last_coordinator(member)
-    account = _lock_account(member.id)
+    account = _lock_account(member.scheme_id, member.id)
     transaction = None
     if account.balance < 0:
         raise RuleViolation(
@@ -94,7 +95,7 @@ def settle_member(
     ``last_coordinator``.
     """
     member = _lock_member(member_id)
-    account = _lock_account(member.id)
+    account = _lock_account(member.scheme_id, member.id)
     if action == "keep_open":
         audit.record(
             scheme.id,
@@ -170,13 +171,10 @@ def _lock_member(member_id: int) -> Member:
     return member
 
 
-def _lock_account(member_id: int) -> Account:
-    return db.session.execute(
-        select(Account)
-        .where(Account.id == member_account(member_id).id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+def _lock_account(scheme_id: int, member_id: int) -> Account:
+    account = lock_accounts(scheme_id, member_ids=(member_id,)).of_member(member_id)
+    assert account is not None  # every member has an account
+    return account
 
 
 def _ensure_not_last_coordinator(member: Member) -> None:

@@ -28,7 +28,13 @@ ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "migrations"
 
 # API routes anyone may call; every other /api/ route needs credentials (401).
-PUBLIC_API_ENDPOINTS = {"identity.create_user", "identity.create_token", "api-docs.openapi_json"}
+PUBLIC_API_ENDPOINTS = {
+    "identity.create_user",
+    "identity.create_token",
+    "identity.forgot_password",
+    "identity.reset_password",
+    "api-docs.openapi_json",
+}
 
 migrate = Migrate()
 csrf = CSRFProtect()

@@ -5,7 +5,8 @@ The link carries ``(user id, fingerprint)`` signed with the app's secret
 ``PASSWORD_RESET_MINUTES`` (default 60). The fingerprint is a hash of the
 user's current password hash and session version, so once the password has
 been changed (by this link or any other way) the link stops working. Asking
-for a link never tells whether an account exists.
+for a link never tells whether an account exists. Using it ends every web
+session and API token of the user.
 """
 
 from __future__ import annotations
@@ -16,16 +17,15 @@ from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from timebank.platform.api.errors import FieldError, Gone
+from timebank.platform.api.errors import Gone
 from timebank.platform.db import atomic, db
 from timebank.platform.identity.models import User
-from timebank.platform.identity.passwords import hash_password
-from timebank.platform.identity.services import find_user_by_email
+from timebank.platform.identity.services import find_user_by_email, set_password
 from timebank.platform.mail import send_mail
+from timebank.platform.ratelimit import reset_mail_allowed
 
 SALT = "timebank.password-reset"
 DEFAULT_MINUTES = 60
-MIN_PASSWORD, MAX_PASSWORD = 8, 200
 INVALID = "This reset link has expired or has already been used. Ask for a new one."
 
 
@@ -47,7 +47,13 @@ def reset_token(user: User) -> str:
 
 
 def request_password_reset(email: str) -> None:
-    """Mail a reset link if an active account has this address (silently nothing if not)."""
+    """Mail a reset link if an active account has this address (silently nothing if not).
+
+    At most ``RESET_MAILS_PER_ADDRESS`` links go to one address an hour; the
+    rest are dropped just as silently, so nobody can flood a mailbox.
+    """
+    if not reset_mail_allowed(email):
+        return
     user = find_user_by_email(email)
     if user is None or user.is_disabled:
         return
@@ -77,13 +83,15 @@ def user_for_reset_token(token: str) -> User:
 
 @atomic
 def reset_password(token: str, password: str) -> User:
-    """Set a new password through a reset link; every other session of the user ends."""
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise FieldError("password", f"Use between {MIN_PASSWORD} and {MAX_PASSWORD} characters.")
+    """Set a new password through a reset link.
+
+    Every web session and every API token of the user ends: whoever else got
+    in (a stolen password, or someone who registered the address first) is
+    out. Raises 410 ``reset_link_invalid`` for a used, expired or forged link,
+    a 422 on ``password`` for a too short or too long one.
+    """
     user = user_for_reset_token(token)
     db.session.refresh(user, with_for_update=True)
     # Checked again under the row lock: two uses of one link cannot both pass.
     user_for_reset_token(token)
-    user.password_hash = hash_password(password)
-    user.session_version += 1
-    return user
+    return set_password(user, password)

@@ -1,4 +1,4 @@
-"""Identity API: sign-up, tokens, the caller's own profile and memberships."""
+"""Identity API: sign-up, tokens, passwords, the caller's own profile and memberships."""
 
 from __future__ import annotations
 
@@ -7,17 +7,27 @@ from typing import Any
 from flask import request
 
 from timebank.platform.api.blueprint import Blueprint
-from timebank.platform.identity import services
+from timebank.platform.identity import password_reset, services
 from timebank.platform.identity.auth import require_user
-from timebank.platform.identity.schemas import MeOut, TokenCreate, TokenOut, UserCreate, UserOut
-from timebank.platform.ratelimit import limit_sign_in
+from timebank.platform.identity.schemas import (
+    MeOut,
+    PasswordChange,
+    PasswordForgot,
+    PasswordReset,
+    TokenCreate,
+    TokenOut,
+    UserCreate,
+    UserOut,
+)
+from timebank.platform.ratelimit import limit_password_check, limit_sign_in
+from timebank.tenants.memberships.services import memberships_of
 
 blp = Blueprint(
     "identity",
     __name__,
     url_prefix="/api/v1",
     description="Users and tokens",
-    public=("create_user", "create_token"),
+    public=("create_user", "create_token", "forgot_password", "reset_password"),
 )
 
 
@@ -47,10 +57,45 @@ def revoke_current_token() -> None:
     services.revoke_token(token.strip())
 
 
+@blp.route("/tokens", methods=["DELETE"])
+@blp.response(204)
+def revoke_all_tokens() -> None:
+    """Revoke every API token of the caller, the one of this request included."""
+    user = require_user()
+    services.revoke_all_tokens(user.id)
+
+
+@blp.route("/password/forgot", methods=["POST"])
+@blp.arguments(PasswordForgot)
+@blp.response(202)
+def forgot_password(body: dict[str, Any]) -> None:
+    """Mail a reset link; the same answer whether or not the address has an account."""
+    password_reset.request_password_reset(body["email"])
+
+
+@blp.route("/password/reset", methods=["POST"])
+@blp.arguments(PasswordReset)
+@blp.response(204)
+def reset_password(body: dict[str, Any]) -> None:
+    """Set a new password with a mailed link; every token and web session of the user ends."""
+    password_reset.reset_password(body["token"], body["password"])
+
+
+@blp.route("/password/change", methods=["POST"])
+@limit_password_check
+@blp.arguments(PasswordChange)
+@blp.response(204)
+def change_password(body: dict[str, Any]) -> None:
+    """Change the caller's password; every token and web session of the user ends."""
+    user = require_user()
+    services.change_password(
+        user, current_password=body["current_password"], password=body["password"]
+    )
+
+
 @blp.route("/me")
 @blp.response(200, MeOut)
 def me() -> dict[str, Any]:
-    from timebank.tenants.memberships.services import memberships_of
 
     user = require_user()
     return {

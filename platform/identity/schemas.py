@@ -39,3 +39,17 @@ class MembershipOut(Schema):
 class MeOut(UserOut):
     is_operator = fields.Boolean()
     memberships = fields.List(fields.Nested(MembershipOut))
+
+
+class PasswordForgot(Strict):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+
+
+class PasswordReset(Strict):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    password = fields.String(required=True, validate=validate.Length(min=8, max=200))
+
+
+class PasswordChange(Strict):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    password = fields.String(required=True, validate=validate.Length(min=8, max=200))

@@ -10,10 +10,13 @@ from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from timebank.platform.api.errors import Conflict, Unauthorized
+from timebank.platform.api.errors import Conflict, FieldError, Unauthorized
 from timebank.platform.db import atomic, db
 from timebank.platform.identity.models import ApiToken, User
 from timebank.platform.identity.passwords import hash_password, needs_rehash, verify_password
+from timebank.platform.ratelimit import note_wrong_password
+
+MIN_PASSWORD, MAX_PASSWORD = 8, 200
 
 
 def hash_token(token: str) -> str:
@@ -109,6 +112,60 @@ def revoke_token(token: str) -> bool:
         .values(revoked_at=datetime.now(UTC))
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@atomic
+def revoke_all_tokens(user_id: int) -> int:
+    """Revoke every API token of the user that still works; return how many."""
+    result = db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@atomic
+def end_web_sessions(user: User) -> User:
+    """End every web session of the user (each cookie carries the session version)."""
+    db.session.refresh(user, with_for_update=True)
+    user.session_version += 1
+    return user
+
+
+@atomic
+def sign_out_everywhere(user: User) -> User:
+    """End every web session and revoke every API token of the user."""
+    end_web_sessions(user)
+    revoke_all_tokens(user.id)
+    return user
+
+
+@atomic
+def set_password(user: User, password: str) -> User:
+    """Store a new password; every web session and API token of the user ends with it.
+
+    The caller signs the current browser in again if it should stay signed in.
+    """
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise FieldError("password", f"Use between {MIN_PASSWORD} and {MAX_PASSWORD} characters.")
+    sign_out_everywhere(user)
+    user.password_hash = hash_password(password)
+    return user
+
+
+@atomic
+def change_password(user: User, *, current_password: str, password: str) -> User:
+    """Change the password of a signed-in user who knows the current one.
+
+    Raises a 422 on ``current_password`` when it is not right (the sign-in
+    limits count it as a failed sign-in), on ``password`` when it is too short
+    or too long.
+    """
+    if not verify_password(user.password_hash, current_password):
+        note_wrong_password()
+        raise FieldError("current_password", "This is not your current password.")
+    return set_password(user, password)
 
 
 def load_user_from_session(session_id: str) -> User | None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from timebank.platform.api.blueprint import Blueprint
-from timebank.platform.identity.auth import require_user
+from timebank.platform.api.pagination import page
+from timebank.platform.identity.auth import require_operator, require_user
 from timebank.platform.schemes import services
 from timebank.platform.schemes.models import Scheme
-from timebank.platform.schemes.schemas import SchemeCreate, SchemeOut
+from timebank.platform.schemes.schemas import MySchemePage, MySchemesQuery, SchemeCreate, SchemeOut
 from timebank.tenants.access import scheme_access
+from timebank.tenants.memberships.services import scheme_page_of
 
 blp = Blueprint(
     "schemes",
@@ -18,6 +20,18 @@ blp = Blueprint(
     description="Schemes (tenants)",
     credentials="scheme",
 )
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(MySchemesQuery, location="query")
+@blp.response(200, MySchemePage)
+def my_schemes(args: dict[str, Any]) -> dict[str, Any]:
+    """The caller's schemes; ``?all=true`` lists every scheme (operators only)."""
+    user = require_operator() if args["every_scheme"] else require_user()
+    items, cursor = scheme_page_of(
+        user, every_scheme=args["every_scheme"], limit=args["limit"], cursor=args["cursor"]
+    )
+    return page(items, cursor)
 
 
 @blp.route("", methods=["POST"])

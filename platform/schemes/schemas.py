@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from timebank.platform.api.schemas import Strict
+from timebank.platform.api.pagination import page_schema
+from timebank.platform.api.schemas import PageQuery, Strict
 from timebank.platform.schemes.models import TEMPLATES
 
 
@@ -21,3 +22,19 @@ class SchemeOut(Schema):
     timezone = fields.String()
     plan = fields.String()
     created_at = fields.DateTime()
+
+
+class MySchemesQuery(PageQuery):
+    every_scheme = fields.Boolean(data_key="all", load_default=False)
+
+
+class MySchemeOut(Schema):
+    slug = fields.String()
+    name = fields.String()
+    template = fields.String()
+    status = fields.String()
+    role = fields.String(allow_none=True)
+    member_status = fields.String(allow_none=True)
+
+
+MySchemePage = page_schema(MySchemeOut, "MySchemePage")

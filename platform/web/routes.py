@@ -11,6 +11,7 @@ registers the page blueprints of :mod:`timebank.platform.web.pages` too:
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
@@ -53,10 +54,31 @@ def my_schemes() -> list[dict[str, Any]]:
 
 
 def safe_next(target: str | None, default: str | None = None) -> str:
-    """A local path to go on to after a form (never another site)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """A local path to go on to after a form (never another site); else ``default``."""
+    if target and is_local_path(target):
         return target
     return default or url_for("web.home")
+
+
+def is_local_path(target: str) -> bool:
+    """Whether ``target`` is a path on this site that every browser reads as one.
+
+    Only printable ASCII without spaces: browsers drop tabs and newlines from
+    URLs (``/<TAB>/evil`` becomes ``//evil``), read a backslash as a slash, and
+    a CR or LF cannot go into a header. One more round of percent-decoding must
+    not make it another site either (``/%2F/evil``, ``/%5Cevil``), whatever a
+    proxy on the way does.
+    """
+    if len(target) > 2000 or not all("!" <= char <= "~" for char in target):
+        return False
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return False
+    decoded_path = unquote(parts.path)
+    return all(
+        candidate.startswith("/") and not candidate.startswith("//") and "\\" not in candidate
+        for candidate in (target, decoded_path)
+    ) and all("!" <= char <= "~" for char in decoded_path)
 
 
 @bp.route("/")
@@ -88,6 +110,9 @@ def login() -> Any:
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Any:
+    # The cookie is signed, not stored: ending the session server-side (a new
+    # session version) is what makes a copy of it worthless.
+    identity.end_web_sessions(current_user._get_current_object())
     logout_user()
     flash("You have logged out.")
     return redirect(url_for("web.login"))

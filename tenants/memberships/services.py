@@ -5,13 +5,21 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import Select, and_, func, select
 
 from timebank.platform import audit, tenancy
-from timebank.platform.api.errors import FieldError, Forbidden, Gone, NotFound, RuleViolation
+from timebank.platform.api.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    Gone,
+    NotFound,
+    RuleViolation,
+)
+from timebank.platform.api.pagination import keyset_page
 from timebank.platform.db import atomic, db
 from timebank.platform.identity.models import User
 from timebank.platform.identity.services import hash_token
@@ -63,9 +71,20 @@ def register_invite_guard(guard: Callable[[Scheme], None]) -> None:
 
 @atomic
 def invite(scheme: Scheme, *, email: str, role: str, actor: User) -> tuple[str, Invitation]:
-    """Create a single-use invitation (only its hash is stored) and mail it."""
+    """Create a single-use invitation (only its hash is stored) and mail it.
+
+    An invitation never changes an existing membership: inviting someone who
+    is already a member (active or suspended) → 409 ``already_member``.
+    """
+    existing = db.session.execute(
+        select(Member)
+        .join(User, User.id == Member.user_id)
+        .where(func.lower(User.email) == email.strip().lower(), Member.status != "left")
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise _already_member(scheme, existing, who=email.strip())
     for guard in invite_guards:
-        guard(scheme)
+        guard(scheme)  # billing: 403 plan_limit_reached over the plan's member limit
     token = secrets.token_urlsafe(24)
     lifetime = timedelta(days=current_app.config["INVITATION_LIFETIME_DAYS"])
     invitation = Invitation(
@@ -140,11 +159,31 @@ def _accept(scheme: Scheme, invitation_id: int, user: User) -> tuple[Member, Sch
         raise Forbidden(
             "This invitation was sent to another e-mail address.", code="invitation_email_mismatch"
         )
+    existing = db.session.execute(
+        select(Member).where(Member.user_id == user.id).with_for_update()
+    ).scalar_one_or_none()
+    if existing is not None and existing.status != "left":
+        # Only someone who left may come back through an invitation: a suspended
+        # member cannot lift their suspension, nor a coordinator change their role.
+        raise _already_member(scheme, existing, who="You")
     ensure_writable(scheme)
     member = join_scheme(scheme, user, role=invitation.role, actor_user_id=invitation.invited_by)
     invitation.accepted_at = datetime.now(UTC)
     invitation.accepted_member_id = member.id
     return member, scheme
+
+
+def _already_member(scheme: Scheme, member: Member, *, who: str) -> Conflict:
+    verb = "are" if who == "You" else "is"
+    change = (
+        "Your membership stays as it is."
+        if who == "You"
+        else "Their membership stays as it is; change a role or status from the member list."
+    )
+    state = " (suspended)" if member.status == "suspended" else ""
+    return Conflict(
+        f"{who} {verb} already a member of {scheme.name}{state}. {change}", code="already_member"
+    )
 
 
 # --- the directory and changes ----------------------------------------------
@@ -276,6 +315,43 @@ def memberships_of(user: User) -> list[dict[str, Any]]:
         }
         for member, scheme, balance in rows
     ]
+
+
+def scheme_page_of(
+    user: User, *, every_scheme: bool, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the schemes the user belongs to (left ones aside), oldest first.
+
+    ``every_scheme`` (operators only: the caller checks) lists every scheme on the
+    platform, with the user's role where they have one (cross-tenant read).
+    """
+    mine = and_(Member.scheme_id == Scheme.id, Member.user_id == user.id, Member.status != "left")
+    both = select(Scheme, Member)
+    statement = cast(
+        "Select[Any]", both.outerjoin(Member, mine) if every_scheme else both.join(Member, mine)
+    )
+    with tenancy.all_schemes():
+        rows, next_cursor = keyset_page(
+            statement,
+            keys=[Scheme.id],
+            limit=limit,
+            cursor=cursor,
+            descending=False,
+            key_of=lambda row: [row[0].id],
+            scalars=False,
+        )
+    items = [
+        {
+            "slug": scheme.slug,
+            "name": scheme.name,
+            "template": scheme.template,
+            "status": scheme.status,
+            "role": member.role if member else None,
+            "member_status": member.status if member else None,
+        }
+        for scheme, member in rows
+    ]
+    return items, next_cursor
 
 
 def describe_member(member: Member) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Everyone's pages: creating an account, resetting a password, accepting an invitation."""
+"""Everyone's pages: creating an account, resetting or changing a password, signing out
+everywhere, accepting an invitation."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required, login_user, logout_user
 
 from timebank.platform.api.errors import ApiError
 from timebank.platform.identity import password_reset
 from timebank.platform.identity import services as identity
 from timebank.platform.identity.schemas import UserCreate
+from timebank.platform.ratelimit import limit_password_check
 from timebank.platform.web.forms import Form, Submission, read_text
 from timebank.platform.web.routes import my_schemes, safe_next
 from timebank.tenants.memberships import services as memberships
@@ -82,6 +84,53 @@ def reset_password(token: str) -> Any:
     return render_template("account/reset.html", form=form, user=user)
 
 
+# --- the signed-in person's account -------------------------------------------------
+
+
+@bp.route("/account")
+@login_required
+def settings() -> Any:
+    return render_template("account/settings.html", form=Form())
+
+
+@bp.route("/account/password", methods=["POST"])
+@login_required
+@limit_password_check
+def change_password() -> Any:
+    form = Form()
+    password = request.form.get("password", "")
+    fields = {"current_password": "current_password", "password": "password"}
+    with Submission(form, fields) as sent:
+        if password != request.form.get("confirm", ""):
+            form.add("confirm", "The two passwords are not the same.")
+            form.check()
+        user = identity.change_password(
+            current_user._get_current_object(),
+            current_password=request.form.get("current_password", ""),
+            password=password,
+        )
+    if not sent.ok:
+        return render_template("account/settings.html", form=form), sent.status
+    login_user(user)  # this browser stays signed in, with the new session version
+    flash(
+        "Your password has been changed. Every other browser and app signed in "
+        "to your account has been signed out."
+    )
+    return redirect(url_for("account.settings"))
+
+
+@bp.route("/account/sign-out-everywhere", methods=["POST"])
+@login_required
+def sign_out_everywhere() -> Any:
+    identity.sign_out_everywhere(current_user._get_current_object())
+    logout_user()
+    flash(
+        "You have been signed out everywhere: in every browser, and every app "
+        "or API token has stopped working. Log in again to carry on."
+    )
+    return redirect(url_for("web.login"))
+
+
 # --- invitations --------------------------------------------------------------------
 
 
@@ -126,7 +175,7 @@ def accept_invitation(token: str) -> Any:
             invitation=found,
             invited_scheme=scheme,
             state=_invitation_state(found),
-            already_member=False,
+            already_member=error.code == "already_member",
             email_matches=current_user.email.lower() == found.email.lower(),
             token=token,
             form=form,

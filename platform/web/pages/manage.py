@@ -9,12 +9,12 @@ asks :func:`page_access` for a coordinator (403 otherwise).
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
 from flask import Flask, Response, request
 
+from timebank.platform.api import spreadsheet
 from timebank.platform.web import charts, reads
 from timebank.platform.web.forms import Form
 from timebank.platform.web.pages.common import page_access, render, scheme_blueprint
@@ -106,7 +106,7 @@ def report_csv(slug: str) -> Response:
     """The weekly figures as CSV, for a spreadsheet or a funder's report."""
     access = page_access(coordinator=True)
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = spreadsheet.writer(buffer)
     writer.writerow(
         [
             "week_starting",

@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import Flask, request
 from flask_migrate import Migrate
-from flask_smorest import Api
 from flask_smorest.spec.plugins import integerconverter2paramschema
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event, text
@@ -22,11 +21,13 @@ from timebank.platform import tenancy
 from timebank.platform.api import errors
 from timebank.platform.api.converters import BoundedIntegerConverter
 from timebank.platform.api.jsonbody import GuardedJSONProvider
+from timebank.platform.api.openapi import ProblemApi, ProblemResponsesPlugin
 from timebank.platform.api.text import check_request
 from timebank.platform.db import db, install_row_level_scope, render_migration_item
 from timebank.platform.identity import auth
 from timebank.platform.identity.passwords import use_fast_hashing
 from timebank.platform.ratelimit import init_app as init_rate_limits
+from timebank.platform.web import headers as security_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "migrations"
@@ -75,6 +76,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     init_rate_limits(app)
     csrf.init_app(app)
+    security_headers.init_app(app)
     errors.init_app(app)
     # Hostile text in a path segment, query parameter, form field or key: 422, first.
     app.before_request_funcs.setdefault(None, []).insert(0, check_request)
@@ -142,9 +144,10 @@ def _register_api(app: Flask) -> None:
     from timebank.tenants.spending.routes import blp as spending
     from timebank.worker.routes import blp as jobs
 
-    api = Api(
+    api = ProblemApi(
         app,
         spec_kwargs={
+            "extra_plugins": [ProblemResponsesPlugin()],
             "info": {"description": "Timebank: time-credit schemes. Amounts are minutes."},
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
             "security": [{"bearer": []}],

@@ -95,7 +95,7 @@ def dashboard(slug: str) -> Any:
 def _chosen_member(people: list[tuple[int, str]], *, default: int) -> int | None:
     """The member asked for, else the first member other than the coordinator looking."""
     asked = request.args.get("member_id", "")
-    if asked.isdigit() and len(asked) < 19:
+    if asked.isdecimal() and len(asked) < 19:
         return get_member(int(asked)).id  # 404 for another scheme's member
     others = [member_id for member_id, _name in people if member_id != default]
     return others[0] if others else (people[0][0] if people else None)

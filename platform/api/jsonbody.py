@@ -23,17 +23,20 @@ MAX_DEPTH = 64
 
 
 def loads(data: str | bytes, **kwargs: Any) -> Any:
-    """``json.loads`` that raises only ``JSONDecodeError`` on bad input."""
+    """``json.loads`` that raises only ``JSONDecodeError`` on bad input.
+
+    The error's ``doc`` is never empty: webargs reads an empty one as "no body".
+    """
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     # Counting brackets runs at C speed; only a body with many walks them in Python.
     if text.count("[") + text.count("{") > MAX_DEPTH and _depth(text) > MAX_DEPTH:
-        raise json.JSONDecodeError(f"The body is nested deeper than {MAX_DEPTH} levels.", "", 0)
+        raise json.JSONDecodeError(f"The body is nested deeper than {MAX_DEPTH} levels.", text, 0)
     try:
         return json.loads(text, **kwargs)
     except json.JSONDecodeError:
         raise
     except (ValueError, RecursionError) as error:
-        raise json.JSONDecodeError(str(error) or type(error).__name__, "", 0) from error
+        raise json.JSONDecodeError(str(error) or type(error).__name__, text, 0) from error
 
 
 def _depth(text: str) -> int:
@@ -68,7 +71,9 @@ class GuardedParser(FlaskParser):
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as error:
-            raise json.JSONDecodeError(f"Bytes decoding error: {error.reason}", "", 0) from error
+            raise json.JSONDecodeError(
+                f"Bytes decoding error: {error.reason}", repr(data[:40]), 0
+            ) from error
         return loads(text)
 
 

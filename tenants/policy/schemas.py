@@ -111,7 +111,8 @@ class PolicyVersionSummary(Schema):
 
 
 class PolicyQuery(Strict):
-    version = fields.Integer(validate=validate.Range(min=1))
+    # policy_versions.version is a 32-bit column.
+    version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
 
 
 def validate_policy(document: Any) -> dict[str, Any]:

@@ -94,9 +94,9 @@ def guard_field(name: str, field: fields.Field) -> None:
         for inner in field.tuple_fields:
             guard_field(name, inner)
     elif isinstance(field, fields.Dict):
-        for inner in (field.key_field, field.value_field):
-            if inner is not None:
-                guard_field(name, inner)
+        for part in (field.key_field, field.value_field):
+            if part is not None:
+                guard_field(name, part)
 
 
 class Guarded(Schema):

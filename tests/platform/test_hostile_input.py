@@ -18,7 +18,7 @@ import pytest
 from flask import Flask
 
 from tests.conftest import Database
-from tests.factories import World, fund, problem
+from tests.factories import PASSWORD, World, fund, problem
 from tests.platform.hostile import snapshot
 
 
@@ -530,3 +530,44 @@ def test_the_largest_policy_version_is_an_ordinary_404(app: Flask, world: World)
     )
     assert response.status_code == 404
     assert problem(response)["code"] == "not_found"
+
+
+# --- pages --------------------------------------------------------------------------
+
+
+def _signed_in(app: Flask, email: str) -> Any:
+    client = app.test_client()
+    response = client.post("/login", data={"email": email, "password": PASSWORD})
+    assert response.status_code == 302
+    return client
+
+
+@pytest.mark.parametrize("cursor", ["!!!", _b64(f"[{2**70}]"), _b64('["x"]'), _b64("[" * 500)])
+def test_a_forged_cursor_on_a_page_is_refused(
+    app: Flask, world: World, database: Database, cursor: str
+) -> None:
+    client = _signed_in(app, world.a.coordinator.email)
+    before = snapshot(app, database)
+    for path in (f"/s/{world.a.slug}/statement", f"/s/{world.a.slug}/manage/transactions"):
+        response = client.get(path, query_string={"cursor": cursor})
+        assert response.status_code in (400, 422), (path, response.status_code)
+        assert "cursor" in response.get_data(as_text=True)
+    assert snapshot(app, database) == before
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_a_far_date_in_a_page_form_is_refused_on_that_field(
+    app: Flask, world: World, database: Database, day: str
+) -> None:
+    activity = world.api(world.a.coordinator).get(f"/api/v1/schemes/{world.a.slug}/activities")
+    activity_id = activity.get_json()["items"][0]["id"]
+    client = _signed_in(app, world.a.members[0].email)
+    before = snapshot(app, database)
+    response = client.post(
+        f"/s/{world.a.slug}/log-hours",
+        data={"activity_id": activity_id, "hours": "1", "performed_on": day},
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="performed_on-error"' in page or "Enter a date between 1900 and 2199" in page
+    assert snapshot(app, database) == before

@@ -30,7 +30,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from timebank.platform.api.errors import ApiError
 
 MIN_DATE = date(1900, 1, 1)
-MAX_DATE = date(2199, 12, 31)
+MAX_DATE = date(2999, 12, 31)
 INT64 = (-(2**63), 2**63 - 1)
 
 # Field names (forms, schemas) whose text may span lines.

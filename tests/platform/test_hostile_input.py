@@ -453,7 +453,7 @@ def test_a_huge_body_is_413(app: Flask, world: World, database: Database) -> Non
     assert snapshot(app, database) == before
 
 
-@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "1899-12-31", "2200-01-01"])
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "1899-12-31", "3000-01-01"])
 @pytest.mark.parametrize("param", ["from", "to"])
 def test_dates_far_out_in_a_query_are_422_on_that_parameter(
     app: Flask, world: World, database: Database, day: str, param: str
@@ -569,5 +569,5 @@ def test_a_far_date_in_a_page_form_is_refused_on_that_field(
     )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert 'id="performed_on-error"' in page or "Enter a date between 1900 and 2199" in page
+    assert 'id="performed_on-error"' in page or "Enter a date between 1900 and 2999" in page
     assert snapshot(app, database) == before

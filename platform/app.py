@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 from flask_migrate import Migrate
-from flask_smorest import Api
+from flask_smorest.spec.plugins import integerconverter2paramschema
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
@@ -19,10 +19,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from timebank.platform import blueprints, tenancy
 from timebank.platform import config as config_module
 from timebank.platform.api import errors
+from timebank.platform.api.converters import BoundedIntegerConverter
+from timebank.platform.api.jsonbody import GuardedJSONProvider
+from timebank.platform.api.openapi import ProblemApi, ProblemResponsesPlugin
+from timebank.platform.api.text import check_request
 from timebank.platform.db import db, install_row_level_scope, render_migration_item
 from timebank.platform.identity import auth
 from timebank.platform.identity.passwords import use_fast_hashing
 from timebank.platform.ratelimit import init_app as init_rate_limits
+from timebank.platform.web import headers as security_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "migrations"
@@ -40,6 +45,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=os.environ.get("TIMEBANK_INSTANCE") or str(ROOT / "instance"),
         instance_relative_config=True,
     )
+    # Before any route is added: ids in URLs fit the database's 64 bits (else 404).
+    app.url_map.converters["int"] = BoundedIntegerConverter
+    app.json = GuardedJSONProvider(app)
     app.config.update(config_module.load(app.instance_path, config))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
@@ -65,7 +73,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     init_rate_limits(app)
     csrf.init_app(app)
+    security_headers.init_app(app)
     errors.init_app(app)
+    # Hostile text in a path segment, query parameter, form field or key: 422, first.
+    app.before_request_funcs.setdefault(None, []).insert(0, check_request)
     _register_models_and_provisioners()
     _register_routes(app)
     _register_health(app)
@@ -114,14 +125,16 @@ def _register_models_and_provisioners() -> None:
 
 
 def _register_routes(app: Flask) -> None:
-    api = Api(
+    api = ProblemApi(
         app,
         spec_kwargs={
+            "extra_plugins": [ProblemResponsesPlugin()],
             "info": {"description": "Timebank: time-credit schemes. Amounts are minutes."},
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
             "security": [{"bearer": []}],
         },
     )
+    api.register_converter(BoundedIntegerConverter, integerconverter2paramschema)
     blueprints.register(app, api, csrf)
     # flask-smorest installs its own JSON error handler; ours speaks problem+json.
     errors.init_app(app)

@@ -25,10 +25,15 @@ from typing import Any, Literal
 import flask_smorest
 from flask_smorest.utils import resolve_schema_instance
 
+from timebank.platform.api.jsonbody import GuardedParser
+from timebank.platform.api.text import Guarded
+
 Credentials = Literal["user", "scheme", "operator"]
 
 
 class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = GuardedParser()
+
     def __init__(
         self,
         *args: Any,
@@ -41,4 +46,8 @@ class Blueprint(flask_smorest.Blueprint):
         self.public_endpoints = frozenset(f"{self.name}.{endpoint}" for endpoint in public)
 
     def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Any:
-        return super().arguments(resolve_schema_instance(schema), *args, **kwargs)
+        instance = resolve_schema_instance(schema)
+        if not isinstance(instance, Guarded):
+            # Every request schema keeps to the text/date/integer rules of api.text.
+            raise TypeError(f"{type(instance).__name__} must derive from api.schemas.Strict")
+        return super().arguments(instance, *args, **kwargs)

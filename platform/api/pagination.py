@@ -17,6 +17,8 @@ from sqlalchemy import ColumnElement, Select, and_, or_
 from timebank.platform.api.errors import FieldError
 from timebank.platform.db import db
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 
 def page_schema(item_schema: type[Schema] | Schema, name: str) -> type[Schema]:
     """A ``{"items": [...], "next_cursor": ...}`` schema for the OpenAPI document."""
@@ -38,11 +40,16 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise FieldError("cursor", "Not a valid cursor.") from error
     if not isinstance(values, list) or len(values) != size:
         raise FieldError("cursor", "Not a valid cursor.")
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+    # Keys are database ids and counts: a forged number beyond 64 bits would
+    # reach the database as a literal it cannot hold.
+    if not all(
+        isinstance(v, int) and not isinstance(v, bool) and INT64_MIN <= v <= INT64_MAX
+        for v in values
+    ):
         raise FieldError("cursor", "Not a valid cursor.")
     return values
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, fields, validate
+
+from timebank.platform.api.text import Guarded
 
 MAX_MINUTES = 2**31 - 1
 TEXT_MAX = 500
 
 
-class Strict(Schema):
-    """Request bodies: unknown fields are refused."""
+class Strict(Guarded):
+    """Request bodies and queries: unknown fields are refused; text, dates and
+    integers keep to the platform's rules (``text.Guarded``)."""
 
     class Meta:
         unknown = RAISE
@@ -26,6 +29,7 @@ def free_text(**kwargs: object) -> fields.String:
         load_default=None,
         allow_none=True,
         validate=validate.Length(max=TEXT_MAX),
+        metadata={"multiline": True, **kwargs.pop("metadata", {})},  # type: ignore[dict-item]
         **kwargs,  # type: ignore[arg-type]
     )
 

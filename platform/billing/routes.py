@@ -10,10 +10,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, request, url_for
 
+from timebank.platform.api import jsonbody
 from timebank.platform.api.blueprint import Blueprint as ApiBlueprint
 from timebank.platform.api.errors import ApiError
 from timebank.platform.api.pagination import page
@@ -151,11 +153,54 @@ def cancel(slug: str) -> Any:
 # --- the webhook -----------------------------------------------------------
 
 
+# Stripe's ids (evt_…, cus_…, sub_…) and event types (customer.subscription.updated).
+_STRIPE_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
+_EVENT_TYPE = re.compile(r"[a-z0-9_]{1,100}(\.[a-z0-9_]{1,100}){0,5}")
+_OBJECT_IDS = ("id", "customer", "subscription", "invoice", "payment_intent", "setup_intent")
+
+
+class InvalidEvent(ApiError):
+    status = 400
+    code = "invalid_event"
+
+
+def check_event_shape(payload: bytes) -> None:
+    """Refuse (400 ``invalid_event``) a body that is not a Stripe event's shape.
+
+    Runs before the signature is checked and anything is stored: a signed body
+    that is an array, or whose ids hold characters no Stripe id has, would
+    otherwise reach the Stripe library's event builder and the database.
+    """
+    try:
+        body = jsonbody.loads(payload)
+    except ValueError as error:
+        raise InvalidEvent("The payload is not JSON.") from error
+    if not isinstance(body, dict):
+        raise InvalidEvent("The payload is not a Stripe event (not a JSON object).")
+    event_id, event_type = body.get("id"), body.get("type")
+    if not isinstance(event_id, str) or not _STRIPE_ID.fullmatch(event_id):
+        raise InvalidEvent("The event id is not a Stripe id.")
+    if not isinstance(event_type, str) or not _EVENT_TYPE.fullmatch(event_type):
+        raise InvalidEvent("The event type is not a Stripe event type.")
+    data = body.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict):
+        raise InvalidEvent("The event carries no object.")
+    for key in _OBJECT_IDS:
+        value = obj.get(key)
+        if value is None or (isinstance(value, str) and _STRIPE_ID.fullmatch(value)):
+            continue
+        expanded = value.get("id") if key != "id" and isinstance(value, dict) else None
+        if isinstance(expanded, str) and _STRIPE_ID.fullmatch(expanded):
+            continue  # an expanded object
+        raise InvalidEvent(f"The object's {key} is not a Stripe id.")
+
+
 @hooks.route("/stripe/webhook", methods=["POST"])
 def stripe_webhook() -> Any:
-    event, new = webhooks.receive_event(
-        request.get_data(cache=False), request.headers.get("Stripe-Signature")
-    )
+    payload = request.get_data(cache=False)
+    check_event_shape(payload)
+    event, new = webhooks.receive_event(payload, request.headers.get("Stripe-Signature"))
     return jsonify(
         {"received": True, "duplicate": not new, "id": event.event_id if event else None}
     )

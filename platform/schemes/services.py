@@ -52,7 +52,7 @@ def provisioner(order: int) -> Callable[[Provisioner], Provisioner]:
 
 
 def slug_problem(slug: str) -> str | None:
-    if not SLUG_PATTERN.match(slug):
+    if not SLUG_PATTERN.fullmatch(slug):
         return "Use 3–40 lowercase letters, digits and hyphens, starting and ending with a letter or digit."
     if slug in RESERVED_SLUGS:
         return "This address is reserved; choose another."

@@ -14,6 +14,7 @@ WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 14, 40
 # Colours with at least 3:1 contrast against white, told apart by more than hue alone
 # (the legend and the table name each series).
+# The legend's swatches use the classes .swatch-0 … .swatch-3 of timebank.css: keep in step.
 PALETTE = ("#0b5c4a", "#b3541e", "#3b5ba5", "#7a4b00")
 
 

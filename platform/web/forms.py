@@ -20,6 +20,7 @@ from flask import request
 from marshmallow import ValidationError
 
 from timebank.platform.api.errors import ApiError, NotFound, flatten_messages
+from timebank.platform.api.text import MAX_DATE, MIN_DATE
 
 MAX_MINUTES = 2**31 - 1
 _HOURS_MINUTES = re.compile(r"^(\d{1,6}):([0-5]\d)$")
@@ -141,10 +142,10 @@ def read_optional_text(form: Form, name: str, *, max_length: int = 500) -> str |
 def parse_duration(text: str) -> int:
     """``"1:30"``, ``"1.5"`` or ``"2"`` hours → minutes; raises ``ValueError``."""
     text = text.strip().replace(" ", "")
-    match = _HOURS_MINUTES.match(text)
+    match = _HOURS_MINUTES.fullmatch(text)
     if match:
         return int(match.group(1)) * 60 + int(match.group(2))
-    if _DECIMAL_HOURS.match(text):
+    if _DECIMAL_HOURS.fullmatch(text):
         try:
             hours = Decimal(text.replace(",", "."))
         except InvalidOperation as error:  # pragma: no cover - the pattern guards it
@@ -239,16 +240,20 @@ def read_choice(
 def read_date(form: Form, name: str) -> date | None:
     raw = str(form.get(name)).strip()
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         form.add(name, "Enter the date as year-month-day, like 2025-03-01.")
         return None
+    if not MIN_DATE <= day <= MAX_DATE:
+        form.add(name, f"Enter a date between {MIN_DATE.year} and {MAX_DATE.year}.")
+        return None
+    return day
 
 
 def read_ids(form: Form, name: str) -> list[int]:
     raw = form.get(name, [])
     items = raw if isinstance(raw, list) else [raw]
-    ids = [int(item) for item in items if str(item).isdigit() and len(str(item)) <= 18]
+    ids = [int(item) for item in items if str(item).isdecimal() and len(str(item)) <= 18]
     return [i for i in ids if i > 0]
 
 

@@ -32,7 +32,7 @@ class Rate(fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
-        if not isinstance(value, str) or not RATE_PATTERN.match(value.strip()):
+        if not isinstance(value, str) or not RATE_PATTERN.fullmatch(value.strip()):
             raise ValidationError(
                 'Must be a decimal number written as a string, such as "1", "1.5" or "0.25" '
                 "(at most 4 decimal places)."

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from flask import Response, stream_with_context
 
 from timebank.platform import tenancy
+from timebank.platform.api import spreadsheet
 from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.errors import NotFound
 from timebank.platform.api.idempotency import idempotent
@@ -151,7 +151,7 @@ def statement_csv(args: dict[str, Any], slug: str) -> Response:
 
 def _csv_lines(account_id: int) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = spreadsheet.writer(buffer)
     writer.writerow(["date", "transaction_id", "kind", "memo", "minutes", "balance_after"])
     for row in services.statement_rows(account_id):
         writer.writerow(

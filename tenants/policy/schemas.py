@@ -10,7 +10,6 @@ from typing import Any
 
 from marshmallow import (
     EXCLUDE,
-    RAISE,
     Schema,
     ValidationError,
     fields,
@@ -19,7 +18,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from timebank.platform.api.schemas import StrictBoolean
+from timebank.platform.api.schemas import Strict, StrictBoolean
 
 MAX_MINUTES = 2**31 - 1
 PERIODS = ("week", "month", "year")
@@ -27,11 +26,6 @@ PERIODS = ("week", "month", "year")
 
 def _minutes(**kwargs: Any) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(0, MAX_MINUTES), **kwargs)
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 class PeerTransfersPolicy(Strict):
@@ -116,8 +110,9 @@ class PolicyVersionSummary(Schema):
     changes = fields.List(fields.String())
 
 
-class PolicyQuery(Schema):
-    version = fields.Integer(validate=validate.Range(min=1))
+class PolicyQuery(Strict):
+    # policy_versions.version is a 32-bit column.
+    version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
 
 
 def validate_policy(document: Any) -> dict[str, Any]:

@@ -9,12 +9,12 @@ asks :func:`page_access` for a coordinator (403 otherwise).
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
 from flask import Response, request
 
+from timebank.platform.api import spreadsheet
 from timebank.platform.web import charts, reads
 from timebank.platform.web.forms import Form
 from timebank.platform.web.pages.common import page_access, render, scheme_blueprint
@@ -85,7 +85,7 @@ def dashboard(slug: str) -> Any:
 def _chosen_member(people: list[tuple[int, str]], *, default: int) -> int | None:
     """The member asked for, else the first member other than the coordinator looking."""
     asked = request.args.get("member_id", "")
-    if asked.isdigit() and len(asked) < 19:
+    if asked.isdecimal() and len(asked) < 19:
         return get_member(int(asked)).id  # 404 for another scheme's member
     others = [member_id for member_id, _name in people if member_id != default]
     return others[0] if others else (people[0][0] if people else None)
@@ -96,7 +96,7 @@ def report_csv(slug: str) -> Response:
     """The weekly figures as CSV, for a spreadsheet or a funder's report."""
     access = page_access(coordinator=True)
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = spreadsheet.writer(buffer)
     writer.writerow(
         [
             "week_starting",

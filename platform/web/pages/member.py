@@ -287,7 +287,7 @@ def statement(slug: str) -> Any:
     access = page_access()
     member_id = access.member.id
     asked = request.args.get("member_id", "")
-    if asked and access.is_coordinator and asked.isdigit() and len(asked) < 19:
+    if asked and access.is_coordinator and asked.isdecimal() and len(asked) < 19:
         member_id = get_member(int(asked)).id  # 404 for another scheme's member
     account = ledger.member_account(member_id)
     lines, next_cursor = reads.statement_page(account.id, request.args.get("cursor") or None)

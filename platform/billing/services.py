@@ -241,7 +241,7 @@ def _request_customer(scheme: Scheme, _data: dict[str, Any], creator: User) -> N
 
 
 def _enqueue_safely(path: str, *args: Any) -> None:
-    from timebank.worker.queues import enqueue
+    from timebank.platform.jobs import enqueue
 
     try:
         enqueue("billing", path, *args)

@@ -217,6 +217,9 @@ def _push(
         path,
         *args,
         job_id=job_id,
+        # RQ logs the description; its default quotes the arguments (a mail's
+        # recipients and body), and no personal text belongs in logs.
+        description=path,
         job_timeout=timeout,
         failure_ttl=FAILURE_TTL,
         result_ttl=RESULT_TTL,

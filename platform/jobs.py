@@ -37,6 +37,7 @@ creates one. No connection is opened at import time.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import importlib
 import json
@@ -264,7 +265,8 @@ class _RelayAfterCommit:
             log.warning(
                 "outbox: %d job(s) wait for the relay (%s)", len(self.ids), type(error).__name__
             )
-            db.session.rollback()
+            with contextlib.suppress(Exception):  # the database may be what failed
+                db.session.rollback()
 
 
 def _write_outbox(
@@ -419,7 +421,8 @@ class RelayThread(threading.Thread):
                 if not self._failing:
                     log.warning("outbox relay failed (%s); retrying", type(error).__name__)
                 self._failing = True
-                db.session.rollback()
+                with contextlib.suppress(Exception):
+                    db.session.rollback()
                 return 0
             finally:
                 db.session.remove()

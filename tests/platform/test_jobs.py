@@ -19,8 +19,9 @@ from flask import Flask
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import func, select, update
 
-from tests.conftest import Database, test_config
-from tests.factories import World, problem
+from tests.conftest import Database
+from tests.conftest import test_config as app_config
+from tests.factories import PASSWORD, World, problem
 from tests.platform.redis_server import OwnRedis, free_port, needs_redis_server
 from tests.tenants.earning.conftest import activity_ids, balance, claim, counts, url
 from timebank.platform.db import db, run_atomic
@@ -42,7 +43,9 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
 def app(database: Database, tmp_path: Path, own_redis: OwnRedis) -> Iterator[Flask]:
     from timebank.platform.app import create_app
 
-    app = create_app(test_config(database, tmp_path, REDIS_URL=own_redis.url))
+    app = create_app(
+        app_config(database, tmp_path, REDIS_URL=own_redis.url, RATELIMIT_STORAGE_URI=own_redis.url)
+    )
     yield app
     with app.app_context():
         db.session.remove()
@@ -202,9 +205,7 @@ def test_a_closed_redis_port_also_answers_200(database: Database, tmp_path: Path
     from tests.factories import build_world
     from timebank.platform.app import create_app
 
-    app = create_app(
-        test_config(database, tmp_path, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
-    )
+    app = create_app(app_config(database, tmp_path, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"))
     try:
         world = build_world(app)
         claim_id = pending_claim(world)
@@ -221,3 +222,20 @@ def test_a_closed_redis_port_also_answers_200(database: Database, tmp_path: Path
             db.session.remove()
             db.engine.dispose()
         database.reset()
+
+
+def test_sign_in_with_redis_down_still_works_and_is_still_limited(
+    app: Flask, world: World, own_redis: OwnRedis
+) -> None:
+    client = app.test_client()
+    member = world.a.members[0]
+    own_redis.stop()
+    signed_in = client.post("/api/v1/tokens", json={"email": member.email, "password": PASSWORD})
+    assert signed_in.status_code == 201, signed_in.data
+    assert signed_in.get_json()["token"]
+    # The limits fall back to this process's memory meanwhile.
+    for _ in range(10):
+        wrong = client.post("/api/v1/tokens", json={"email": member.email, "password": "nope"})
+        assert wrong.status_code == 401
+    limited = client.post("/api/v1/tokens", json={"email": member.email, "password": PASSWORD})
+    assert limited.status_code == 429 and problem(limited)["code"] == "rate_limited"

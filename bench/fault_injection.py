@@ -602,12 +602,28 @@ def drain(owner_url: str, redis_url: str, mail_dir: Path, timeout: float) -> dic
             ).fetchone()[0]  # type: ignore[index]
         queues = [Queue(name, connection=redis) for name in QUEUES]
         queued = sum(queue.count for queue in queues)
-        started = sum(queue.started_job_registry.count for queue in queues)
+        # Jobs of a worker that died mid-job wait in its intermediate queue or
+        # the started registry until RQ's maintenance pass hands them back.
+        stranded = sum(
+            int(redis.llen(queue.intermediate_queue_key)) + queue.started_job_registry.count
+            for queue in queues
+        )
+        retrying = sum(queue.scheduled_job_registry.count for queue in queues)
+        failed = sum(queue.failed_job_registry.count for queue in queues)
         mails = len(list(mail_dir.glob("*.eml"))) if mail_dir.exists() else 0
-        state = {"outbox_waiting": waiting, "queued": queued, "running": started, "mails": mails}
+        state = {
+            "outbox_waiting": waiting,
+            "queued": queued,
+            "started_or_stranded": stranded,
+            "retrying": retrying,
+            "failed": failed,
+            "mails": mails,
+            "seconds": round(timeout - (deadline - time.monotonic())),
+        }
         if mails != last:
             last, steady_since = mails, time.monotonic()
-        if waiting == 0 and queued == 0 and started == 0 and time.monotonic() - steady_since > 5:
+        busy = waiting or queued or stranded or retrying
+        if not busy and time.monotonic() - steady_since > 5:
             break
         time.sleep(1)
     redis.close()
@@ -756,6 +772,7 @@ FAILURE_RULES = {
     "statements_disagreeing": bool,
     "responses_500": bool,
     "mails_lost": bool,
+    "queues_not_drained": bool,
     "unanswered": bool,
     "replay_mismatches": bool,
 }
@@ -891,11 +908,15 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(3)
         load.finish()
         log(f"faults done in {time.monotonic() - started:.0f}s; draining the queues")
-        drained = drain(owner_url, redis.url, mail_dir, timeout=120)
+        drained = drain(owner_url, redis.url, mail_dir, timeout=420)
         figures = check(load, a, b, owner_url, env, web.port, before, mail_dir)
         figures.update(
             faults=dict(faults.injected),
             drained=drained,
+            queues_not_drained=sum(
+                drained.get(name, 0)
+                for name in ("outbox_waiting", "queued", "started_or_stranded", "retrying")
+            ),
             gunicorn_masters_started=web.starts,
             orphaned_workers_left=web.reap_orphans(),
             rq_worker_restarts=worker.restarts,

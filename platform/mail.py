@@ -21,6 +21,8 @@ from flask import current_app, render_template
 
 from timebank.platform.jobs import enqueue
 
+MAIL_JOB_TIMEOUT = 120
+
 SUBJECTS = {
     "invitation": "You are invited to join {scheme_name}",
     "claim_decided": "Your hours for {activity} were {status}",
@@ -132,4 +134,7 @@ def send_mail(*, to: str, template: str, context: dict[str, Any]) -> None:
         message.raw,
         message.recipients,
         message.sender,
+        # One message takes seconds; RQ takes a job whose worker died for
+        # abandoned only after its timeout, so a short one resends it sooner.
+        timeout=MAIL_JOB_TIMEOUT,
     )

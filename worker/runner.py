@@ -81,7 +81,14 @@ def run_worker(
             scheduler_process.start()
     db.session.remove()
     db.engine.dispose()
-    worker = Worker(queues, connection=connection)
+    # RQ recovers jobs of a worker that died mid-job (its intermediate queue,
+    # abandoned entries of the started registry) in its maintenance pass,
+    # every 10 minutes by default: a minute keeps a mail's delay short.
+    worker = Worker(
+        queues,
+        connection=connection,
+        maintenance_interval=int(app.config.get("WORKER_MAINTENANCE_INTERVAL", 60)),
+    )
     if not burst:
         relay.start()
     try:

@@ -10,10 +10,20 @@ balancer in front (slow clients would hold a worker); without one, set
 ``WEB_WORKER_CLASS=gthread`` and ``WEB_THREADS=4``. Each worker holds its own
 SQLAlchemy pool; keep workers × threads within PostgreSQL's max_connections
 (or put PgBouncer in transaction mode in front).
+
+Surviving a killed master (see deploy/README.md, "Process supervision"):
+``reuse_port`` lets a master started again bind the port at once, while the
+killed master's orphaned workers still hold their copy of the socket (they
+finish their request and exit when they see their parent gone). The control
+socket (gunicorn 24+, ``gunicornc``) is the deployment's own: the default,
+``~/.gunicorn/gunicorn.ctl``, is one path for every gunicorn of the user, and
+each master that starts deletes and replaces it, so a second deployment (or a
+benchmark) would take over the first one's control socket.
 """
 
 import multiprocessing
 import os
+from pathlib import Path
 
 bind = os.environ.get("BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
@@ -27,3 +37,7 @@ max_requests_jitter = 500
 accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+reuse_port = True
+_instance = Path(os.environ.get("TIMEBANK_INSTANCE") or Path.cwd() / "instance")
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET") or str(_instance / "gunicorn.ctl")
+control_socket_mode = 0o600

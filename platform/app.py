@@ -18,7 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from timebank.platform import blueprints, tenancy
 from timebank.platform import config as config_module
-from timebank.platform.api import errors
+from timebank.platform.api import errors, unavailable
 from timebank.platform.api.converters import BoundedIntegerConverter
 from timebank.platform.api.jsonbody import GuardedJSONProvider
 from timebank.platform.api.openapi import ProblemApi, ProblemResponsesPlugin
@@ -26,6 +26,7 @@ from timebank.platform.api.text import check_request
 from timebank.platform.db import db, install_row_level_scope, render_migration_item
 from timebank.platform.identity import auth
 from timebank.platform.identity.passwords import use_fast_hashing
+from timebank.platform.jobs import pending_count, redis_connection
 from timebank.platform.ratelimit import init_app as init_rate_limits
 from timebank.platform.web import headers as security_headers
 
@@ -77,6 +78,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     # Hostile text in a path segment, query parameter, form field or key: 422, first.
     app.before_request_funcs.setdefault(None, []).insert(0, check_request)
+    unavailable.init_app(app)
     _register_models_and_provisioners()
     _register_routes(app)
     _register_health(app)
@@ -147,27 +149,34 @@ def _register_health(app: Flask) -> None:
 
     @app.get("/readyz")
     def readyz() -> tuple[dict[str, Any], int]:
-        checks: dict[str, str] = {}
-        healthy = True
+        """Whether this process can serve its core work: the database.
+
+        Redis carries only jobs (mail, reports) and rate-limit counters: when
+        it is down, actions still commit and their jobs wait in the outbox, so
+        the answer stays 200 with ``status: "degraded"`` and a load balancer
+        keeps the site up while only mail is delayed.
+        """
+        checks: dict[str, Any] = {}
+        status = "ok"
         try:
             db.session.execute(text("SELECT 1"))
-            db.session.rollback()
             checks["database"] = "ok"
+            if app.config.get("REDIS_URL"):
+                checks["jobs_waiting"] = pending_count()
+            db.session.rollback()
         except Exception as error:  # readiness reports any failure
             checks["database"] = f"error: {type(error).__name__}"
-            healthy = False
+            status = "unavailable"
+            db.session.remove()
         if app.config.get("REDIS_URL"):
             try:
-                from timebank.worker.queues import redis_connection
-
-                redis_connection().ping()
+                redis_connection(fail_fast=True).ping()
                 checks["redis"] = "ok"
             except Exception as error:
                 checks["redis"] = f"error: {type(error).__name__}"
-                healthy = False
-        return {"status": "ok" if healthy else "unavailable", "checks": checks}, (
-            200 if healthy else 503
-        )
+                if status == "ok":
+                    status = "degraded"
+        return {"status": status, "checks": checks}, (503 if status == "unavailable" else 200)
 
     csrf.exempt(healthz)
     csrf.exempt(readyz)

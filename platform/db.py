@@ -248,6 +248,12 @@ def install_row_level_scope(engine: Engine) -> None:
         conn.info["rls_settings"] = wanted
 
     def _forget(conn: Any, *args: Any) -> None:
+        # A connection that PostgreSQL killed is invalidated: asking for its
+        # ``info`` would raise inside the rollback and hide the real error.
+        # Its DBAPI connection is discarded, and the pool clears ``info``
+        # before it connects again, so there is nothing to forget.
+        if conn.invalidated:
+            return
         conn.info.pop("rls_settings", None)
 
     def _forget_record(dbapi_connection: Any, record: Any) -> None:

@@ -19,6 +19,10 @@ from urllib.parse import urlparse
 
 from flask import current_app, render_template
 
+from timebank.platform.jobs import enqueue
+
+MAIL_JOB_TIMEOUT = 120
+
 SUBJECTS = {
     "invitation": "You are invited to join {scheme_name}",
     "claim_decided": "Your hours for {activity} were {status}",
@@ -119,12 +123,13 @@ def deliver_raw(raw: bytes, *, sender: str, recipients: list[str]) -> None:
 def send_mail(*, to: str, template: str, context: dict[str, Any]) -> None:
     """Queue a message to go out once the current unit of work commits."""
     message = build_message(to=to, template=template, context=context)
-    from timebank.worker.queues import enqueue
-
     enqueue(
         "mail",
         "timebank.worker.mail.deliver_message",
         message.raw,
         message.recipients,
         message.sender,
+        # One message takes seconds; RQ takes a job whose worker died for
+        # abandoned only after its timeout, so a short one resends it sooner.
+        timeout=MAIL_JOB_TIMEOUT,
     )

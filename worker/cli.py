@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from timebank.worker.queues import QUEUES
+from timebank.platform.jobs import QUEUES
 
 
 @click.command("worker")

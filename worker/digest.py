@@ -12,11 +12,11 @@ from timebank.platform import audit, tenancy
 from timebank.platform.audit import AuditEvent
 from timebank.platform.db import db, run_atomic
 from timebank.platform.identity.models import User
+from timebank.platform.jobs import job
 from timebank.platform.mail import send_mail
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.earning.models import Activity, Claim
 from timebank.tenants.memberships.models import Member
-from timebank.worker.queues import job
 
 log = logging.getLogger(__name__)
 LISTED = 10

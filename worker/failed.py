@@ -7,7 +7,7 @@ from typing import Any
 
 from timebank.platform.api.errors import NotFound
 from timebank.platform.api.pagination import decode_cursor, encode_cursor
-from timebank.worker.queues import QUEUES, get_queue, redis_connection
+from timebank.platform.jobs import QUEUES, get_queue, redis_connection
 
 NOT_FOUND = "No failed job with this id."
 

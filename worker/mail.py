@@ -6,8 +6,8 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 
+from timebank.platform.jobs import job
 from timebank.platform.mail import deliver_raw
-from timebank.worker.queues import job
 
 
 @job

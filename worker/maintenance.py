@@ -1,4 +1,4 @@
-"""Platform housekeeping jobs: the nightly ledger check and purging idempotency keys."""
+"""Platform housekeeping jobs: the nightly ledger check, purging idempotency keys and the outbox."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 from timebank.platform.api.idempotency import purge_expired
 from timebank.platform.db import run_atomic
+from timebank.platform.jobs import job, purge_relayed, redis_connection, redis_key
 from timebank.tenants.ledger.verify import verify_ledger
-from timebank.worker.queues import job, redis_connection, redis_key
 
 log = logging.getLogger("timebank.ledger")
 
@@ -56,4 +56,12 @@ def purge_idempotency_keys() -> int:
 
     purged = run_atomic(purge_expired)
     log.info("purged %d idempotency keys", purged)
+    return purged
+
+
+@job
+def purge_job_outbox() -> int:
+    """Delete outbox rows relayed to RQ longer ago than the retention window."""
+    purged = purge_relayed()
+    log.info("purged %d relayed outbox rows", purged)
     return purged

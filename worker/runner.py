@@ -2,8 +2,9 @@
 
 The standard RQ worker forks a work horse per job. Each horse gets fresh
 database connections (the pool is disposed after fork, never shared with the
-parent) and each job a fresh app context (:func:`timebank.worker.queues.job`).
-RQ's own scheduler always runs alongside (``with_scheduler=True``): it puts
+parent) and each job a fresh app context (:func:`timebank.platform.jobs.job`).
+A relay thread hands the outbox (:mod:`timebank.platform.jobs`) to RQ every
+few seconds. RQ's own scheduler always runs alongside (``with_scheduler=True``): it puts
 retries with a back-off interval back on their queue. Our periodic work runs
 in a separate spawned process when asked for (:mod:`timebank.worker.scheduler`).
 """
@@ -18,15 +19,17 @@ from typing import Any
 
 from flask import Flask
 
+from timebank.platform.app import create_app
 from timebank.platform.db import db
-from timebank.worker.queues import QUEUES, redis_connection, use_worker_app
+from timebank.platform.jobs import QUEUES, RelayThread, redis_connection, use_worker_app, worker_app
+from timebank.tenants.memberships.imports import resume_stalled_imports
+from timebank.worker.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 _fork_hook_installed = False
 
 
 def _fresh_connections_after_fork() -> None:
-    from timebank.worker.queues import worker_app
 
     with worker_app().app_context():
         db.engine.dispose(close=False)
@@ -56,13 +59,13 @@ def run_worker(
     connection = redis_connection()
     queues = [Queue(name, connection=connection) for name in queue_names]
 
-    from timebank.tenants.memberships.imports import resume_stalled_imports
-
     resume_stalled_imports()
+    # Jobs written to the outbox while Redis was down (or whose request died
+    # between commit and relay) go out from here: once now, then every few seconds.
+    relay = RelayThread(app, interval=float(app.config.get("OUTBOX_RELAY_INTERVAL", 2.0)))
+    relay.relay_once()
     scheduler_process: Any = None
     if with_scheduler:
-        from timebank.worker.scheduler import Scheduler, run_scheduler_process
-
         if burst:
             Scheduler(interval=scheduler_interval).tick()
         else:
@@ -76,10 +79,27 @@ def run_worker(
             scheduler_process.start()
     db.session.remove()
     db.engine.dispose()
-    worker = Worker(queues, connection=connection)
+    # RQ recovers jobs of a worker that died mid-job (its intermediate queue,
+    # abandoned entries of the started registry) in its maintenance pass,
+    # every 10 minutes by default: a minute keeps a mail's delay short.
+    worker = Worker(
+        queues,
+        connection=connection,
+        maintenance_interval=int(app.config.get("WORKER_MAINTENANCE_INTERVAL", 60)),
+    )
+    if not burst:
+        relay.start()
     try:
         return bool(worker.work(burst=burst, with_scheduler=True))
     finally:
+        relay.stop()
         if scheduler_process is not None:
             scheduler_process.terminate()
             scheduler_process.join(10)
+
+
+def run_scheduler_process(interval: int, parent_pid: int) -> None:
+    """Entry point of the scheduler's own process (spawned by ``timebank worker``)."""
+    app: Flask = create_app()
+    with app.app_context():
+        Scheduler(interval=interval).run_forever(parent_pid=parent_pid)

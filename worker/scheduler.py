@@ -16,7 +16,8 @@ Due work:
 - the weekly digest of pending claims per scheme, from Monday 08:00 local;
 - monthly statements per scheme for the month before, from the 1st 06:00 local;
 - the ledger check every day from 02:00 UTC;
-- purging expired idempotency keys every hour;
+- purging expired idempotency keys and relayed outbox rows every hour;
+- relaying the job outbox to RQ on every tick;
 - billing every hour when it is on (usage sync, grace periods ended, stray webhook events);
 - re-queueing member imports whose worker died.
 """
@@ -32,12 +33,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask
 from sqlalchemy import select
 
+from timebank.platform.billing.jobs import due_for_billing
 from timebank.platform.db import db
+from timebank.platform.jobs import enqueue, redis_connection, redis_key, relay_outbox
 from timebank.platform.schemes.models import Scheme
-from timebank.worker.queues import enqueue, redis_connection, redis_key
+from timebank.tenants.memberships.imports import resume_stalled_imports
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +118,13 @@ def due_for_platform(now: datetime) -> list[Due]:
             "default",
             "timebank.worker.maintenance.purge_idempotency_keys",
             (),
-        )
+        ),
+        Due(
+            f"purge-outbox:{now:%Y-%m-%dT%H}",
+            "default",
+            "timebank.worker.maintenance.purge_job_outbox",
+            (),
+        ),
     ]
     if now.hour >= 2:
         due.append(
@@ -166,6 +174,11 @@ class Scheduler:
 
     def tick(self, now: datetime | None = None) -> list[Due]:
         """Enqueue what is due at ``now``; the list of what this tick enqueued."""
+        try:
+            relay_outbox()  # every scheduler relays: the relay itself never sends twice
+        except Exception as error:
+            log.warning("outbox relay failed (%s)", type(error).__name__)
+            db.session.rollback()
         if not self.lead():
             return []
         now = now or datetime.now(UTC)
@@ -176,7 +189,6 @@ class Scheduler:
         candidates = due_for_platform(now)
         for scheme_id, timezone in schemes:
             candidates.extend(due_for_scheme(scheme_id, timezone, now))
-        from timebank.platform.billing.jobs import due_for_billing
 
         candidates.extend(Due(*due) for due in due_for_billing(now))
         enqueued: list[Due] = []
@@ -193,7 +205,6 @@ class Scheduler:
                 raise
             log.info("scheduled %s", due.marker)
             enqueued.append(due)
-        from timebank.tenants.memberships.imports import resume_stalled_imports
 
         resume_stalled_imports(now)
         return enqueued
@@ -209,12 +220,3 @@ class Scheduler:
                 time.sleep(self.interval)
         finally:
             self.resign()
-
-
-def run_scheduler_process(interval: int, parent_pid: int) -> None:
-    """Entry point of the scheduler's own process (spawned by ``timebank worker``)."""
-    from timebank.platform.app import create_app
-
-    app: Flask = create_app()
-    with app.app_context():
-        Scheduler(interval=interval).run_forever(parent_pid=parent_pid)

@@ -9,9 +9,11 @@ and ``code``. Validation errors add ``errors`` keyed by dotted field names.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, json, request
+from markupsafe import escape
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -221,6 +223,27 @@ def _retry_after(error: HTTPException) -> int:
     return 60
 
 
+# People get an HTML page instead of problem+json; the pages (a layer above)
+# register how to draw it at start-up. Until they do, a plain page.
+PageRenderer = Callable[[int, str], Any]
+
+
+def _plain_page(status: int, detail: str) -> tuple[str, int]:
+    return f"<!doctype html><title>Error {status}</title><p>{escape(detail)}</p>", status
+
+
+_page_renderers: list[PageRenderer] = [_plain_page]
+
+
+def register_page_renderer(renderer: PageRenderer) -> None:
+    _page_renderers[:] = [renderer]
+
+
+def render_page(status: int, detail: str) -> Any:
+    """The error page a person sees, as the registered renderer draws it."""
+    return _page_renderers[0](status, detail)
+
+
 def wants_problem_json() -> bool:
     return request.path.startswith("/api/") or request.path.startswith("/billing/")
 
@@ -230,9 +253,7 @@ def init_app(app: Flask) -> None:
     def _api_error(error: ApiError) -> Any:
         if wants_problem_json():
             return api_error_response(error)
-        from timebank.platform.web.errors import render_error_page
-
-        return render_error_page(error.status, error.detail)
+        return render_page(error.status, error.detail)
 
     @app.errorhandler(ValidationError)
     def _marshmallow_error(error: ValidationError) -> Response:
@@ -243,11 +264,9 @@ def init_app(app: Flask) -> None:
     def _http_error(error: HTTPException) -> Any:
         if wants_problem_json():
             return http_error_response(error)
-        from timebank.platform.web.errors import render_error_page
-
         if error.code == 429:
-            return render_error_page(429, "Too many attempts. Please wait a while and try again.")
-        return render_error_page(error.code or 500, error.description or "")
+            return render_page(429, "Too many attempts. Please wait a while and try again.")
+        return render_page(error.code or 500, error.description or "")
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Any:
@@ -256,6 +275,4 @@ def init_app(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         if wants_problem_json():
             return problem(500, "internal_error", "Something went wrong on our side.")
-        from timebank.platform.web.errors import render_error_page
-
-        return render_error_page(500, "Something went wrong on our side. Please try again.")
+        return render_page(500, "Something went wrong on our side. Please try again.")

@@ -22,6 +22,7 @@ from timebank.platform.billing.plans import (
 )
 from timebank.platform.db import after_commit, db, run_atomic
 from timebank.platform.identity.models import User
+from timebank.platform.jobs import enqueue
 from timebank.platform.schemes.models import Scheme
 from timebank.platform.schemes.services import provisioner
 
@@ -79,7 +80,6 @@ def _request_customer(scheme: Scheme, _data: dict[str, Any], creator: User) -> N
 
 
 def enqueue_safely(path: str, *args: Any) -> None:
-    from timebank.worker.queues import enqueue
 
     try:
         enqueue("billing", path, *args)

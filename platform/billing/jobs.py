@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from timebank.platform.billing import customers, dunning, plans, usage, webhooks
-from timebank.worker.queues import job
+from timebank.platform.jobs import job
 
 log = logging.getLogger(__name__)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import render_template
 
+from timebank.platform.api.errors import register_page_renderer
+
 # Plain titles: no status jargon ("Forbidden", "Gone") on a page a person reads.
 PAGE_TITLES = {
     400: "That did not work",
@@ -28,3 +30,6 @@ def render_error_page(status: int, detail: str) -> tuple[str, int]:
         title=PAGE_TITLES.get(status, "Something went wrong"),
         detail=detail,
     ), status
+
+
+register_page_renderer(render_error_page)

@@ -34,8 +34,10 @@ from timebank.platform import tenancy
 from timebank.platform.api.errors import FieldError, NotFound
 from timebank.platform.db import atomic, db, run_atomic
 from timebank.platform.identity.models import User
+from timebank.platform.jobs import enqueue, redis_connection, redis_key
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.memberships.models import ROLES, Invitation, Member, MemberImport
+from timebank.tenants.memberships.services import invite
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +177,6 @@ def start_import(
     db.session.flush()
     if not queue:
         return member_import
-    from timebank.worker.queues import enqueue
-
     enqueue(
         "default",
         "timebank.tenants.memberships.jobs.process_import",
@@ -280,7 +280,6 @@ def _begin(import_id: int) -> list[Row] | None:
 
 def _next_batch(import_id: int, valid: list[Row], batch_size: int) -> bool:
     """Invite the next batch of valid rows; True when the import is finished."""
-    from timebank.tenants.memberships.services import invite
 
     member_import = _locked(import_id)
     if member_import is None or member_import.status != "running":
@@ -337,8 +336,6 @@ class _Lease:
     """
 
     def __init__(self, scheme_id: int, import_id: int) -> None:
-        from timebank.worker.queues import redis_connection
-
         self.redis = redis_connection()
         self.key = lease_key(scheme_id, import_id)
         self.token = uuid.uuid4().hex
@@ -366,8 +363,6 @@ class _Lease:
 
 
 def lease_key(scheme_id: int, import_id: int) -> str:
-    from timebank.worker.queues import redis_key
-
     return redis_key("import-lease", scheme_id, import_id)
 
 
@@ -377,8 +372,6 @@ def resume_stalled_imports(now: datetime | None = None) -> list[tuple[int, int]]
     Run when a worker starts and by the scheduler. Needs Redis (with no Redis
     imports run inline and finish within their request).
     """
-    from timebank.worker.queues import enqueue, redis_connection, redis_key
-
     redis = redis_connection()
     if redis is None:
         return []

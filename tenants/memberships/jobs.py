@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from timebank.platform.jobs import job
 from timebank.tenants.memberships import imports
-from timebank.worker.queues import job
 
 
 @job

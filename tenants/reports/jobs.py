@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from timebank.platform import tenancy
 from timebank.platform.db import db
+from timebank.platform.jobs import job
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.memberships.models import Member
 from timebank.tenants.reports.statements import build_statement, render_statement_html
-from timebank.worker.queues import job
 
 log = logging.getLogger(__name__)
 

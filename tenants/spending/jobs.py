@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from timebank.platform import tenancy
 from timebank.platform.db import db
+from timebank.platform.jobs import enqueue, job
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.spending import services
 from timebank.tenants.spending.expiry import scheme_today
-from timebank.worker.queues import enqueue, job
 
 
 def _scheme(scheme_id: int) -> Scheme | None:

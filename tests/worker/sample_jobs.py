@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from timebank.worker.queues import job
+from timebank.platform.jobs import job
 
 
 @job

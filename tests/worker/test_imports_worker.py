@@ -23,8 +23,8 @@ from tests.worker.test_imports import (
 )
 from timebank.platform import tenancy
 from timebank.platform.db import db
+from timebank.platform.jobs import get_queue
 from timebank.tenants.memberships.models import Invitation, MemberImport
-from timebank.worker.queues import get_queue
 
 pytestmark = needs_redis
 

@@ -15,7 +15,7 @@ from flask import Flask
 
 from tests.factories import World
 from tests.worker.conftest import WorkerProcess, needs_redis, wait_for
-from timebank.worker.queues import get_queue
+from timebank.platform.jobs import get_queue
 
 
 @dataclass

@@ -9,7 +9,7 @@ from flask import Flask
 
 from tests.factories import World, make_operator, problem
 from timebank.platform.db import run_atomic
-from timebank.worker.queues import enqueue
+from timebank.platform.jobs import enqueue
 
 MARKER = "tests.worker.sample_jobs.write_marker"
 

@@ -11,8 +11,8 @@ from flask import Flask
 
 from tests.factories import World, make_operator
 from tests.worker.conftest import WorkerProcess, needs_redis
+from timebank.platform.jobs import QUEUES, get_queue
 from timebank.platform.schemes.services import set_scheme_status
-from timebank.worker.queues import QUEUES, get_queue
 from timebank.worker.scheduler import Scheduler, due_for_platform, due_for_scheme
 
 # Monday 10 March 2025, 11:30 UTC: 11:30 in London, already Tuesday 00:30 in Auckland.
@@ -50,6 +50,7 @@ def test_due_work_follows_the_scheme_time_zone() -> None:
     assert "expiry:3:2025-03-10" in markers(due_for_scheme(3, "Mars/Olympus", NOW))
     assert markers(due_for_platform(NOW)) == {
         "purge-idempotency:2025-03-10T11",
+        "purge-outbox:2025-03-10T11",
         "ledger-verify:2025-03-10",
     }
     assert "ledger-verify:2025-03-10" not in markers(due_for_platform(NOW.replace(hour=1)))
@@ -86,8 +87,9 @@ def test_tick_enqueues_each_run_once_even_with_two_schedulers(
             f"statements:{kiwi_id}:2025-02",
             "ledger-verify:2025-03-10",
             "purge-idempotency:2025-03-10T11",
+            "purge-outbox:2025-03-10T11",
         } <= enqueued
-        assert len(enqueued) == 3 * 4 + 2
+        assert len(enqueued) == 3 * 4 + 3
         jobs = [job for name in QUEUES for job in get_queue(name).get_jobs()]
         assert len(jobs) == len(enqueued)
         assert (
@@ -153,7 +155,7 @@ def test_long_running_worker_ticks_in_a_scheduler_process_that_stops_with_it(
     app: Flask, world: World, redis_url: str, start_worker: Callable[..., WorkerProcess]
 ) -> None:
     from tests.worker.conftest import descendants, wait_for
-    from timebank.worker.queues import redis_connection, redis_key
+    from timebank.platform.jobs import redis_connection, redis_key
 
     worker = start_worker("--with-scheduler", "--scheduler-interval", "1")
     with app.app_context():

@@ -12,7 +12,7 @@ from flask import Flask
 from tests.factories import World, make_operator, problem
 from tests.worker.conftest import WorkerProcess, needs_redis, wait_for
 from timebank.platform.db import run_atomic
-from timebank.worker.queues import enqueue, get_queue
+from timebank.platform.jobs import enqueue, get_queue
 
 pytestmark = needs_redis
 

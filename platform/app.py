@@ -112,6 +112,8 @@ def _register_models_and_provisioners() -> None:
     import timebank.platform.exchange.verify
     import timebank.tenants.earning.models
     import timebank.tenants.earning.services
+    import timebank.tenants.marketplace.models
+    import timebank.tenants.marketplace.services
     import timebank.tenants.provisioning
     import timebank.tenants.spending.models
     import timebank.tenants.spending.services  # noqa: F401
@@ -125,6 +127,7 @@ def _register_api(app: Flask) -> None:
     from timebank.platform.schemes.routes import blp as schemes
     from timebank.tenants.earning.routes import blp as earning
     from timebank.tenants.ledger.routes import blp as ledger
+    from timebank.tenants.marketplace.routes import blp as marketplace
     from timebank.tenants.memberships.import_routes import blp as member_imports
     from timebank.tenants.memberships.routes import blp as members
     from timebank.tenants.memberships.routes import invitations_blp
@@ -150,6 +153,7 @@ def _register_api(app: Flask) -> None:
         ledger,
         earning,
         spending,
+        marketplace,
         exchange,
         operators,
         member_imports,

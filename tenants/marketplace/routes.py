@@ -29,6 +29,8 @@ from timebank.tenants.marketplace.schemas import (
     CategoryQuery,
     ConfirmIn,
     DecideIn,
+    DigestIn,
+    DigestOut,
     DisputeIn,
     ExchangeOut,
     GivenReceivedOut,
@@ -93,7 +95,9 @@ def create_category(body: dict[str, Any], slug: str) -> ListingCategory:
 @blp.arguments(CategoryPatch)
 @blp.response(200, CategoryOut)
 def update_category(body: dict[str, Any], slug: str, category_id: int) -> ListingCategory:
-    access = scheme_access(slug, write=True, coordinator=True)
+    access = scheme_access(slug, write=True)
+    services.get_category(category_id)  # another scheme's: 404 before 403
+    scheme_access(slug, coordinator=True)
     return services.update_category(access.scheme, category_id, body, actor_user_id=access.user.id)
 
 
@@ -131,6 +135,21 @@ def listings(args: dict[str, Any], slug: str) -> dict[str, Any]:
 def create_listing(body: dict[str, Any], slug: str) -> dict[str, Any]:
     access = scheme_access(slug, write=True)
     return _one(access, services.create_listing(access, body))
+
+
+@blp.route("/listings/digest")
+@blp.response(200, DigestOut)
+def digest(slug: str) -> dict[str, Any]:
+    access = scheme_access(slug)
+    return {"category_ids": services.digest_categories(access.member.id)}
+
+
+@blp.route("/listings/digest", methods=["PUT"])
+@blp.arguments(DigestIn)
+@blp.response(200, DigestOut)
+def set_digest(body: dict[str, Any], slug: str) -> dict[str, Any]:
+    access = scheme_access(slug, write=True)
+    return {"category_ids": services.set_digest_categories(access, body["category_ids"])}
 
 
 @blp.route("/listings/unanswered")
@@ -211,14 +230,18 @@ def renew_listing(slug: str, listing_id: int) -> dict[str, Any]:
 @blp.arguments(HideIn)
 @blp.response(200, ListingOut)
 def hide_listing(body: dict[str, Any], slug: str, listing_id: int) -> dict[str, Any]:
-    access = scheme_access(slug, write=True, coordinator=True)
+    access = scheme_access(slug, write=True)
+    services.get_listing(access, listing_id)  # another scheme's: 404 before 403
+    scheme_access(slug, coordinator=True)
     return _one(access, services.hide_listing(access, listing_id, reason=body["reason"]))
 
 
 @blp.route("/listings/<int:listing_id>/approve", methods=["POST"])
 @blp.response(200, ListingOut)
 def approve_listing(slug: str, listing_id: int) -> dict[str, Any]:
-    access = scheme_access(slug, write=True, coordinator=True)
+    access = scheme_access(slug, write=True)
+    services.get_listing(access, listing_id)  # another scheme's: 404 before 403
+    scheme_access(slug, coordinator=True)
     return _one(access, services.approve_listing(access, listing_id))
 
 
@@ -358,7 +381,9 @@ def dispute(body: dict[str, Any], slug: str, response_id: int) -> dict[str, Any]
 @blp.response(201, ExchangeOut)
 @blp.alt_response(200, schema=ExchangeOut, description="closed: nothing moved")
 def decide(body: dict[str, Any], slug: str, response_id: int) -> Any:
-    access = scheme_access(slug, write=True, coordinator=True)
+    access = scheme_access(slug, write=True)
+    responses.get_response(access, response_id)  # not a party, not a coordinator: 404
+    scheme_access(slug, coordinator=True)
     decided = responses.decide(access, response_id, minutes=body["minutes"], note=body["note"])
     if decided.status == "closed":
         return _exchange(decided), 200

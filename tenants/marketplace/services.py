@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, text
+from sqlalchemy import ColumnElement, and_, delete, func, literal, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from timebank.platform import audit
@@ -47,6 +47,7 @@ from timebank.tenants.marketplace.models import (
     SEARCH_DOCUMENT,
     Listing,
     ListingCategory,
+    ListingDigestCategory,
     ListingResponse,
 )
 from timebank.tenants.memberships.models import Member
@@ -725,3 +726,41 @@ def export_rows(*, batch: int = 500) -> Iterator[list[Any]]:
                 listing.hidden_reason or "",
             ]
         last = listings[-1].id
+
+
+# --- the weekly digest: a member's categories -------------------------------------------
+
+
+def digest_categories(member_id: int) -> list[int]:
+    return list(
+        db.session.execute(
+            select(ListingDigestCategory.category_id)
+            .where(ListingDigestCategory.member_id == member_id)
+            .order_by(ListingDigestCategory.category_id)
+        ).scalars()
+    )
+
+
+@atomic
+def set_digest_categories(access: Access, category_ids: list[int]) -> list[int]:
+    """Replace the caller's digest categories (``[]``: no digest)."""
+    wanted = sorted(set(category_ids))
+    known = set(
+        db.session.execute(
+            select(ListingCategory.id).where(ListingCategory.id.in_(wanted))
+        ).scalars()
+    )
+    for index, category_id in enumerate(category_ids):
+        if category_id not in known:
+            raise FieldError(f"category_ids.{index}", "No category with this id in this scheme.")
+    db.session.execute(
+        delete(ListingDigestCategory).where(ListingDigestCategory.member_id == access.member.id)
+    )
+    for category_id in wanted:
+        db.session.add(
+            ListingDigestCategory(
+                scheme_id=access.scheme.id, member_id=access.member.id, category_id=category_id
+            )
+        )
+    db.session.flush()
+    return wanted

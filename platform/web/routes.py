@@ -28,9 +28,16 @@ bp = Blueprint("web", __name__)
 
 @bp.record_once
 def _register_pages(state: BlueprintSetupState) -> None:
-    from timebank.platform.web.pages import account, manage, member, operator, organisation
+    from timebank.platform.web.pages import (
+        account,
+        listings,
+        manage,
+        member,
+        operator,
+        organisation,
+    )
 
-    for module in (account, member, manage, organisation, operator):
+    for module in (account, member, listings, manage, organisation, operator):
         module.register(state.app)
 
 

@@ -99,6 +99,11 @@ def my_responses_statement(access: Access, *, status: str | None = None) -> Any:
     return statement
 
 
+def disputed_statement() -> Any:
+    """Exchanges waiting for a coordinator's decision (coordinators)."""
+    return select(ListingResponse).where(ListingResponse.status == "disputed")
+
+
 def describe_responses(access: Access, responses: list[ListingResponse]) -> list[dict[str, Any]]:
     """Serialisable responses (one query for names, one for listing titles)."""
     names = names_of([r.responder_member_id for r in responses])

@@ -146,7 +146,8 @@ OPTIONAL_FIELDS = ("description", "where", "area", "availability")
 def _listing_body(form: Form, *, patch: bool = False) -> dict[str, Any]:
     """The form's fields as the API would receive them: blank optional fields are left out
     of a new listing and cleared on an edit."""
-    body: dict[str, Any] = {"kind": str(form.get("kind")).strip(), "title": str(form.get("title"))}
+    title = read_text(form, "title", required=True, max_length=120)
+    body: dict[str, Any] = {"kind": str(form.get("kind")).strip(), "title": title}
     for name in OPTIONAL_FIELDS:
         value = str(form.get(name)).strip()
         if value or patch:

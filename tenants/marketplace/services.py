@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, delete, func, literal, or_, select, text
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from timebank.platform import audit
@@ -550,24 +550,29 @@ def search_statement(
     return statement
 
 
-def _expiry_key() -> Any:
-    return func.coalesce(Listing.expires_on, literal(NO_EXPIRY))
-
-
 def search_page(
     statement: Any, *, sort: str, limit: int, cursor: str | None
 ) -> tuple[list[Listing], str | None]:
-    """One keyset page: ``newest`` (id descending) or ``expiring`` (last day, then id)."""
+    """One keyset page: ``newest`` (id descending) or ``expiring`` (last day, no expiry
+    last, then id: the order of the ``(scheme_id, status, expires_on, id)`` index)."""
     if sort == "expiring":
-        key = _expiry_key()
         if cursor:
             day, last_id = decode_cursor(cursor, 2)
             try:
                 after = date.fromordinal(day)
             except (ValueError, OverflowError) as error:
                 raise FieldError("cursor", "Not a valid cursor.") from error
-            statement = statement.where(or_(key > after, and_(key == after, Listing.id > last_id)))
-        statement = statement.order_by(key, Listing.id)
+            if after == NO_EXPIRY:  # already among the listings with no expiry
+                statement = statement.where(Listing.expires_on.is_(None), Listing.id > last_id)
+            else:
+                statement = statement.where(
+                    or_(
+                        Listing.expires_on > after,
+                        and_(Listing.expires_on == after, Listing.id > last_id),
+                        Listing.expires_on.is_(None),
+                    )
+                )
+        statement = statement.order_by(Listing.expires_on.asc().nulls_last(), Listing.id)
     else:
         if cursor:
             (last_id,) = decode_cursor(cursor, 1)

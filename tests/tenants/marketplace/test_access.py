@@ -211,3 +211,39 @@ def test_a_closed_listing_refuses_its_earlier_responder_with_listing_closed(
     again = world.api(arthur).post(url(world.a, f"listings/{lid}/responses"), {"message": "hi"})
     assert again.status_code == 422 and problem(again)["code"] == "listing_closed"
     assert snapshot(app, world.a) == before
+
+
+@pytest.mark.parametrize(
+    ("mode", "shown", "party_sees"),
+    [
+        ("full", "Ann Alpha", "Arthur Alpha"),
+        ("first_names", "Ann", "Arthur"),
+        ("hidden", None, "Arthur"),
+    ],
+)
+def test_the_directory_setting_decides_how_authors_names_appear(
+    app: Flask, world: World, mode: str, shown: str | None, party_sees: str
+) -> None:
+    coordinator = world.a.coordinator
+    policy = world.api(coordinator).get(url(world.a, "policy")).get_json()
+    policy["privacy"]["member_directory"] = mode
+    assert world.api(coordinator).put(url(world.a, "policy"), policy).status_code == 200
+    ann, arthur = world.a.members
+    posted = listing(world, ann, world.a)
+    seen = world.api(arthur).get(url(world.a, "listings")).get_json()["items"][0]
+    assert seen["author"]["name"] == shown
+    assert (
+        world.api(ann).get(url(world.a, "listings")).get_json()["items"][0]["author"]["name"]
+        == "Ann Alpha"
+    )
+    assert (
+        world.api(coordinator)
+        .get(url(world.a, "listings"))
+        .get_json()["items"][0]["author"]["name"]
+        == "Ann Alpha"
+    )
+    response = world.api(arthur).post(
+        url(world.a, f"listings/{posted['id']}/responses"), {"message": "hello"}
+    )
+    by_author = world.api(ann).get(url(world.a, f"responses/{response.get_json()['id']}"))
+    assert by_author.get_json()["responder"]["name"] == party_sees

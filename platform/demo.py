@@ -91,6 +91,9 @@ def seed_demo(*, password: str) -> list[dict[str, Any]]:
     from timebank.platform.demo_activity import seed_activity
 
     seed_activity()
+    from timebank.platform.demo_listings import seed_listings
+
+    seed_listings()
     logins = [
         {"email": email, "description": f"{name} — {what}"} for email, name, what, _ in PEOPLE
     ]

@@ -13,7 +13,8 @@ from timebank.platform import tenancy
 from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.api.pagination import keyset_page, page
-from timebank.tenants.marketplace import responses, services
+from timebank.tenants.marketplace import categories as listing_categories
+from timebank.tenants.marketplace import finding, responses, services
 from timebank.tenants.marketplace.models import (
     Listing,
     ListingCategory,
@@ -73,7 +74,7 @@ blp.before_request(resolve_scheme_from_url)
 def categories(args: dict[str, Any], slug: str) -> dict[str, Any]:
     scheme_access(slug)
     rows, cursor = keyset_page(
-        services.categories_query(active=args["active"]),
+        listing_categories.categories_query(active=args["active"]),
         keys=[ListingCategory.id],
         limit=args["limit"],
         cursor=args["cursor"],
@@ -88,7 +89,9 @@ def categories(args: dict[str, Any], slug: str) -> dict[str, Any]:
 @blp.response(201, CategoryOut)
 def create_category(body: dict[str, Any], slug: str) -> ListingCategory:
     access = scheme_access(slug, write=True, coordinator=True)
-    return services.create_category(access.scheme, body["name"], actor_user_id=access.user.id)
+    return listing_categories.create_category(
+        access.scheme, body["name"], actor_user_id=access.user.id
+    )
 
 
 @blp.route("/categories/<int:category_id>", methods=["PATCH"])
@@ -96,16 +99,18 @@ def create_category(body: dict[str, Any], slug: str) -> ListingCategory:
 @blp.response(200, CategoryOut)
 def update_category(body: dict[str, Any], slug: str, category_id: int) -> ListingCategory:
     access = scheme_access(slug, write=True)
-    services.get_category(category_id)  # another scheme's: 404 before 403
+    listing_categories.get_category(category_id)  # another scheme's: 404 before 403
     scheme_access(slug, coordinator=True)
-    return services.update_category(access.scheme, category_id, body, actor_user_id=access.user.id)
+    return listing_categories.update_category(
+        access.scheme, category_id, body, actor_user_id=access.user.id
+    )
 
 
 # --- listings -------------------------------------------------------------------------
 
 
 def _one(access: Access, listing: Any) -> dict[str, Any]:
-    return services.describe_listings(access, [listing])[0]
+    return finding.describe_listings(access, [listing])[0]
 
 
 @blp.route("/listings")
@@ -114,7 +119,7 @@ def _one(access: Access, listing: Any) -> dict[str, Any]:
 def listings(args: dict[str, Any], slug: str) -> dict[str, Any]:
     """Live listings, newest first (``?sort=expiring``: nearest to expiry first)."""
     access = scheme_access(slug)
-    statement = services.search_statement(
+    statement = finding.search_statement(
         access,
         kind=args["kind"],
         category_id=args["category_id"],
@@ -123,10 +128,10 @@ def listings(args: dict[str, Any], slug: str) -> dict[str, Any]:
         mine=args["mine"],
         status=args["status"],
     )
-    rows, cursor = services.search_page(
+    rows, cursor = finding.search_page(
         statement, sort=args["sort"], limit=args["limit"], cursor=args["cursor"]
     )
-    return page(services.describe_listings(access, rows), cursor)
+    return page(finding.describe_listings(access, rows), cursor)
 
 
 @blp.route("/listings", methods=["POST"])
@@ -141,7 +146,7 @@ def create_listing(body: dict[str, Any], slug: str) -> dict[str, Any]:
 @blp.response(200, DigestOut)
 def digest(slug: str) -> dict[str, Any]:
     access = scheme_access(slug)
-    return {"category_ids": services.digest_categories(access.member.id)}
+    return {"category_ids": listing_categories.digest_categories(access.member.id)}
 
 
 @blp.route("/listings/digest", methods=["PUT"])
@@ -149,7 +154,7 @@ def digest(slug: str) -> dict[str, Any]:
 @blp.response(200, DigestOut)
 def set_digest(body: dict[str, Any], slug: str) -> dict[str, Any]:
     access = scheme_access(slug, write=True)
-    return {"category_ids": services.set_digest_categories(access, body["category_ids"])}
+    return {"category_ids": listing_categories.set_digest_categories(access, body["category_ids"])}
 
 
 @blp.route("/listings/unanswered")
@@ -159,14 +164,14 @@ def unanswered(args: dict[str, Any], slug: str) -> dict[str, Any]:
     """Coordinators: live requests with no response after ``?days=`` (default 7), oldest first."""
     access = scheme_access(slug, coordinator=True)
     rows, cursor = keyset_page(
-        services.unanswered_requests_statement(access, days=args["days"]),
+        finding.unanswered_requests_statement(access, days=args["days"]),
         keys=[Listing.id],
         limit=args["limit"],
         cursor=args["cursor"],
         descending=False,
         key_of=lambda listing: [listing.id],
     )
-    return page(services.describe_listings(access, rows), cursor)
+    return page(finding.describe_listings(access, rows), cursor)
 
 
 @blp.route("/listings.csv")
@@ -180,8 +185,8 @@ def listings_csv(slug: str) -> Response:
         with tenancy.scheme_context(scheme_id):
             buffer = io.StringIO()
             writer = csv.writer(buffer)
-            writer.writerow(services.CSV_HEADER)
-            for row in services.export_rows():
+            writer.writerow(finding.CSV_HEADER)
+            for row in finding.export_rows():
                 writer.writerow([_cell(value) for value in row])
                 yield buffer.getvalue()
                 buffer.seek(0)

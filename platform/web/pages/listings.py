@@ -22,7 +22,8 @@ from timebank.platform.web.forms import (
     show_duration,
 )
 from timebank.platform.web.pages.common import page_access, policy, render, scheme_blueprint
-from timebank.tenants.marketplace import responses, services
+from timebank.tenants.marketplace import categories as listing_categories
+from timebank.tenants.marketplace import finding, responses, services
 from timebank.tenants.marketplace.models import Listing, ListingMessage, ListingResponse
 from timebank.tenants.marketplace.schemas import AgreeIn, ListingIn, ListingPatch
 
@@ -71,7 +72,7 @@ def _words() -> dict[str, Any]:
 
 
 def _categories() -> list[Any]:
-    return services.all_categories()
+    return listing_categories.all_categories()
 
 
 # --- finding ----------------------------------------------------------------------------
@@ -87,16 +88,16 @@ def browse(slug: str) -> Any:
     sort = "expiring" if args.get("sort") == "expiring" else "newest"
     mine = args.get("mine") == "1"
     q, area = args.get("q", "")[:200], args.get("area", "")[:80]
-    statement = services.search_statement(
+    statement = finding.search_statement(
         access, kind=kind, category_id=category_id, q=q, area=area, mine=mine
     )
-    rows, next_cursor = services.search_page(
+    rows, next_cursor = finding.search_page(
         statement, sort=sort, limit=20, cursor=args.get("cursor") or None
     )
     categories = _categories()
     return render(
         "listings/browse.html",
-        listings=services.describe_listings(access, rows),
+        listings=finding.describe_listings(access, rows),
         next_cursor=next_cursor,
         filters={
             "kind": kind or "",
@@ -108,7 +109,7 @@ def browse(slug: str) -> Any:
         },
         categories=categories,
         category_names={c.id: c.name for c in categories},
-        digest=set(services.digest_categories(access.member.id)),
+        digest=set(listing_categories.digest_categories(access.member.id)),
         conversations=responses.describe_responses(
             access,
             list(
@@ -128,7 +129,9 @@ def browse(slug: str) -> Any:
 @bp.route("/listings/digest", methods=["POST"])
 def digest(slug: str) -> Any:
     access = page_access(write=True)
-    chosen = services.set_digest_categories(access, read_ids(Form.from_request(), "category_ids"))
+    chosen = listing_categories.set_digest_categories(
+        access, read_ids(Form.from_request(), "category_ids")
+    )
     flash(
         "You will get a weekly mail of new listings in the categories you chose."
         if chosen
@@ -200,7 +203,7 @@ def new(slug: str) -> Any:
 def detail(slug: str, listing_id: int) -> Any:
     access = page_access()
     found = services.get_listing(access, listing_id)
-    described = services.describe_listings(access, [found])[0]
+    described = finding.describe_listings(access, [found])[0]
     replies = responses.describe_responses(
         access,
         list(
@@ -217,7 +220,7 @@ def detail(slug: str, listing_id: int) -> Any:
     return render(
         "listings/detail.html",
         listing=described,
-        category=services.get_category(found.category_id).name,
+        category=listing_categories.get_category(found.category_id).name,
         replies=replies,
         is_author=found.author_member_id == access.member.id,
         can_respond=found.author_member_id != access.member.id
@@ -308,12 +311,12 @@ def respond(slug: str, listing_id: int) -> Any:
     if sent.ok:
         flash("Sent. You will get a mail when they answer.")
         return redirect(url_for("listings.conversation", slug=slug, response_id=made.id))
-    described = services.describe_listings(access, [found])[0]
+    described = finding.describe_listings(access, [found])[0]
     return render(
         "listings/detail.html",
         sent.status,
         listing=described,
-        category=services.get_category(found.category_id).name,
+        category=listing_categories.get_category(found.category_id).name,
         replies=[],
         is_author=False,
         can_respond=True,
@@ -472,11 +475,11 @@ def manage(slug: str) -> Any:
     access = page_access(coordinator=True)
     days = request.args.get("days", "7")
     days_value = int(days) if days.isdigit() and len(days) < 5 else 7
-    pending, _ = services.search_page(
-        services.search_statement(access, status="pending"), sort="newest", limit=50, cursor=None
+    pending, _ = finding.search_page(
+        finding.search_statement(access, status="pending"), sort="newest", limit=50, cursor=None
     )
     unanswered, _ = keyset_page(
-        services.unanswered_requests_statement(access, days=days_value),
+        finding.unanswered_requests_statement(access, days=days_value),
         keys=[Listing.id],
         limit=50,
         cursor=None,
@@ -495,8 +498,8 @@ def manage(slug: str) -> Any:
     )
     return render(
         "listings/manage.html",
-        pending=services.describe_listings(access, pending),
-        unanswered=services.describe_listings(access, unanswered),
+        pending=finding.describe_listings(access, pending),
+        unanswered=finding.describe_listings(access, unanswered),
         disputed=responses.describe_responses(access, disputed),
         days=days_value,
         categories=_categories(),
@@ -533,7 +536,7 @@ def add_category(slug: str) -> Any:
     with Submission(form, {"name": "name"}) as sent:
         name = read_text(form, "name", required=True, max_length=60)
         form.check()
-        services.create_category(access.scheme, name, actor_user_id=access.user.id)
+        listing_categories.create_category(access.scheme, name, actor_user_id=access.user.id)
     flash(f"Added “{name}”." if sent.ok else (form.error("name") or form.message or "No."))
     return redirect(url_for("listings.manage", slug=slug))
 
@@ -541,8 +544,8 @@ def add_category(slug: str) -> Any:
 @bp.route("/manage/listings/categories/<int:category_id>", methods=["POST"])
 def toggle_category(slug: str, category_id: int) -> Any:
     access = page_access(write=True, coordinator=True)
-    category = services.get_category(category_id)
-    services.update_category(
+    category = listing_categories.get_category(category_id)
+    listing_categories.update_category(
         access.scheme, category_id, {"active": not category.active}, actor_user_id=access.user.id
     )
     flash(f"“{category.name}” is {'in use' if category.active else 'no longer used'}.")

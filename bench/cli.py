@@ -20,7 +20,7 @@ from bench import report, sections
 from bench.database import BenchDatabase
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
-SECTIONS = ("tenants", "transfers", "ledger", "award", "import")
+SECTIONS = ("tenants", "transfers", "ledger", "award", "import", "search")
 
 # Sizes of a full run and of ``--quick`` (a smoke run of a minute or so).
 FULL = {
@@ -37,6 +37,9 @@ FULL = {
     "award_members": 1_000,
     "import_rows": 10_000,
     "open_loop_seconds": 10.0,
+    "search_listings": 100_000,
+    "search_schemes": 1_000,
+    "search_per_scheme": 1_000,
 }
 QUICK = {
     "levels": "1,4",
@@ -52,6 +55,9 @@ QUICK = {
     "award_members": 20,
     "import_rows": 100,
     "open_loop_seconds": 2.0,
+    "search_listings": 2_000,
+    "search_schemes": 20,
+    "search_per_scheme": 100,
 }
 
 
@@ -171,6 +177,8 @@ def run(options: argparse.Namespace, database_url: str) -> dict[str, Any]:
             results["bulk_award"] = step("bulk award", bench.bulk_award)
         if "import" in options.sections:
             results["member_import"] = step("member import", bench.member_import)
+        if "search" in options.sections:
+            results["listing_search"] = step("listing search", bench.listing_search)
         results["worker_memory"] = step("worker memory", bench.worker_memory)
     finally:
         bench.stop_server()

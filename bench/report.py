@@ -204,6 +204,37 @@ def table(results: dict[str, Any]) -> str:
             )
         else:
             lines.append(f"Member import: not available ({imported.get('reason')})")
+    search = results.get("listing_search")
+    if search:
+        lines.append("")
+        lines.append("Listing search (ms): API on gunicorn vs the same SELECT in raw SQL")
+        widths = [34, 9, 9, 9, 9, 7]
+        lines.append(
+            _row(["case / query", "API p50", "API p99", "SQL p50", "SQL p99", "rows"], widths)
+        )
+        for label, part in (
+            (f"1 scheme × {search['one_scheme']['listings']:,}", search["one_scheme"]),
+            (
+                f"{search['many_schemes']['schemes']:,} schemes × "
+                f"{search['many_schemes']['listings_per_scheme']:,}",
+                search["many_schemes"],
+            ),
+        ):
+            for name in ("newest", "text", "text_kind_category", "expiring"):
+                figures = part[name]
+                lines.append(
+                    _row(
+                        [
+                            f"{label}: {name}",
+                            _fmt(figures["api"]["p50_ms"], 2),
+                            _fmt(figures["api"]["p99_ms"], 2),
+                            _fmt(figures["raw_sql"]["p50_ms"], 2),
+                            _fmt(figures["raw_sql"]["p99_ms"], 2),
+                            figures["raw_sql"]["rows"],
+                        ],
+                        widths,
+                    )
+                )
     memory = results.get("worker_memory")
     if memory:
         lines.append(

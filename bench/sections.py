@@ -12,8 +12,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench import search, transfers
 from bench import server as web
-from bench import transfers
 from bench.database import BenchDatabase
 from bench.fixtures import (
     BenchScheme,
@@ -483,6 +483,10 @@ class Bench:
         }
 
     # --- memory -------------------------------------------------------------------
+
+    def listing_search(self) -> dict[str, Any]:
+        """Listing search latency: one large scheme, then many schemes (``bench/search.py``)."""
+        return search.run(self)
 
     def worker_memory(self) -> dict[str, Any]:
         workers = self.server.worker_memory()

@@ -26,6 +26,7 @@ from timebank.platform.schemes import routes as schemes
 from timebank.platform.web import routes as web
 from timebank.platform.web.pages import (
     account,
+    listings,
     manage,
     manage_catalogue,
     manage_ledger,
@@ -37,6 +38,7 @@ from timebank.platform.web.pages import (
 from timebank.tenants.access import scheme_access
 from timebank.tenants.earning import routes as earning
 from timebank.tenants.ledger import routes as ledger
+from timebank.tenants.marketplace import routes as marketplace
 from timebank.tenants.memberships import import_routes as member_imports
 from timebank.tenants.memberships import routes as members
 from timebank.tenants.policy import routes as policy
@@ -52,6 +54,7 @@ API: tuple[ApiBlueprint, ...] = (
     ledger.blp,
     earning.blp,
     spending.blp,
+    marketplace.blp,
     exchange.blp,
     operators.blp,
     member_imports.blp,
@@ -67,6 +70,7 @@ PAGES: tuple[FlaskBlueprint, ...] = (
     web.bp,
     account.bp,
     member.bp,
+    listings.bp,
     manage.bp,
     organisation.bp,
     operator.bp,

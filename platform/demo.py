@@ -12,6 +12,7 @@ from sqlalchemy import select
 from timebank.platform import tenancy
 from timebank.platform.db import db, run_atomic
 from timebank.platform.demo_activity import seed_activity
+from timebank.platform.demo_listings import seed_listings
 from timebank.platform.identity.models import User
 from timebank.platform.identity.services import find_user_by_email, register_user
 from timebank.platform.schemes.models import Scheme
@@ -91,6 +92,8 @@ def seed_demo(*, password: str) -> list[dict[str, Any]]:
             run_atomic(add)
 
     seed_activity()
+
+    seed_listings()
     logins = [
         {"email": email, "description": f"{name} — {what}"} for email, name, what, _ in PEOPLE
     ]

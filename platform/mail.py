@@ -30,6 +30,7 @@ SUBJECTS = {
     "digest": "Claims waiting for you in {scheme_name}: {count}",
     "password_reset": "Reset your Timebank password",
     "dunning": "Payment for {scheme_name} failed",
+    "listing_notice": "{subject}",
 }
 
 

@@ -131,13 +131,6 @@ def _resolve_with_token(slug: str) -> Access | None:
     return _access(row.Scheme, row.Member, row.User)
 
 
-def resolve_scheme_from_url() -> None:
-    """``before_request`` of every scheme blueprint: membership before parsing the body."""
-    slug = (request.view_args or {}).get("slug")
-    if slug is not None:
-        scheme_access(slug)
-
-
 def ensure_writable(scheme: Scheme) -> None:
     if scheme.is_suspended:
         reason = f" Reason: {scheme.suspended_reason}" if scheme.suspended_reason else ""

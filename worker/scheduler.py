@@ -13,6 +13,8 @@ once. A tick after downtime catches up on the current period.
 Due work:
 - credit expiry and expiry notices per scheme, from local midnight of each day
   in the scheme's time zone;
+- listings: expiry and the "renew" mails per scheme from local midnight, and
+  the weekly digest of new listings from Monday 08:00 local;
 - the weekly digest of pending claims per scheme, from Monday 08:00 local;
 - monthly statements per scheme for the month before, from the 1st 06:00 local;
 - the ledger check every day from 02:00 UTC;
@@ -85,6 +87,18 @@ def due_for_scheme(scheme_id: int, timezone: str, now: datetime) -> list[Due]:
             "timebank.tenants.spending.jobs.notify_expiring",
             (scheme_id, today),
         ),
+        Due(
+            f"listings-expiry:{scheme_id}:{today}",
+            "default",
+            "timebank.tenants.marketplace.jobs.expire_listings",
+            (scheme_id, today),
+        ),
+        Due(
+            f"listings-notices:{scheme_id}:{today}",
+            "default",
+            "timebank.tenants.marketplace.jobs.warn_expiring_listings",
+            (scheme_id, today),
+        ),
     ]
     if not (local.weekday() == 0 and local.hour < 8):
         year, week, _ = local.isocalendar()
@@ -94,6 +108,14 @@ def due_for_scheme(scheme_id: int, timezone: str, now: datetime) -> list[Due]:
                 f"digest:{scheme_id}:{label}",
                 "mail",
                 "timebank.worker.digest.send_claims_digest",
+                (scheme_id, label),
+            )
+        )
+        due.append(
+            Due(
+                f"listings-digest:{scheme_id}:{label}",
+                "mail",
+                "timebank.tenants.marketplace.jobs.send_listings_digest",
                 (scheme_id, label),
             )
         )

@@ -76,6 +76,28 @@ class PrivacyPolicy(Strict):
     )
 
 
+LISTINGS_DEFAULTS: dict[str, Any] = {
+    "enabled": True,
+    "approval": "none",
+    "default_expiry_days": 90,
+    "allow_no_expiry": False,
+    "brokered": False,
+}
+
+
+class ListingsPolicy(Strict):
+    """Offers and requests: ``approval`` ``coordinator`` holds new listings as ``pending``;
+    ``brokered`` lets only a coordinator confirm an exchange."""
+
+    enabled = StrictBoolean(required=True)
+    approval = fields.String(required=True, validate=validate.OneOf(("none", "coordinator")))
+    default_expiry_days = fields.Integer(
+        strict=True, required=True, validate=validate.Range(1, 3650)
+    )
+    allow_no_expiry = StrictBoolean(required=True)
+    brokered = StrictBoolean(required=True)
+
+
 class PolicySchema(Strict):
     version = fields.Integer(dump_only=True)
     peer_transfers = fields.Nested(PeerTransfersPolicy, required=True)
@@ -85,6 +107,8 @@ class PolicySchema(Strict):
     expiry = fields.Nested(ExpiryPolicy, required=True, allow_none=True)
     exchange = fields.Nested(ExchangePolicy, required=True)
     privacy = fields.Nested(PrivacyPolicy, required=True)
+    # Added in wave 2: a document without it reads as the defaults.
+    listings = fields.Nested(ListingsPolicy, load_default=lambda: dict(LISTINGS_DEFAULTS))
 
     @pre_load
     def _drop_read_only(self, data: Any, **kwargs: Any) -> Any:

@@ -124,6 +124,17 @@ def test_quick_bench_reports_every_section(tmp_path: Path) -> None:
     else:
         assert member_import["reason"]
 
+    search = results["listing_search"]
+    assert search["one_scheme"]["fill"]["rows"] == 2_000
+    assert search["many_schemes"]["schemes"] == 20
+    for case in ("one_scheme", "many_schemes"):
+        for query in ("newest", "text", "text_kind_category", "expiring"):
+            figures = search[case][query]
+            assert figures["statuses"] == {"200": figures["api"]["count"]}, figures
+            assert 0 < figures["api"]["p50_ms"] <= figures["api"]["p99_ms"]
+            assert 0 < figures["raw_sql"]["p50_ms"] <= figures["raw_sql"]["p99_ms"]
+            assert figures["raw_sql"]["rows"] > 0
+
     memory = results["worker_memory"]
     assert len(memory["workers"]) == settings["gunicorn"]["workers"]
     assert memory["peak_mb"] > 0

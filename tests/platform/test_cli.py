@@ -35,5 +35,10 @@ def test_demo_seeds_four_sector_schemes_idempotently(app: Flask) -> None:
     )
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token.get_json()['token']}"})
     assert {m["scheme"] for m in me.get_json()["memberships"]} == {"rushey-green", "grace-hill"}
+    alan = {"Authorization": f"Bearer {token.get_json()['token']}"}
+    listings = client.get("/api/v1/schemes/grace-hill/listings", headers=alan).get_json()
+    assert len(listings["items"]) == 2  # seeded once, though demo ran twice
+    done = client.get("/api/v1/schemes/grace-hill/responses?status=completed", headers=alan)
+    assert len(done.get_json()["items"]) == 1
     verify = runner.invoke(args=["ledger", "verify"])
     assert verify.exit_code == 0, verify.output

@@ -69,6 +69,9 @@ class BetaObjects:
     transaction: int
     agreement: int
     import_id: int
+    listing: int = 0
+    response: int = 0
+    category: int = 0
 
 
 def beta_objects(world: World) -> BetaObjects:
@@ -95,7 +98,23 @@ def beta_objects(world: World) -> BetaObjects:
         headers={**b.coordinator.headers, "Content-Type": "text/csv"},
     )
     assert imported.status_code == 202, imported.get_json()
+    categories = (
+        world.api(b.coordinator).get(f"/api/v1/schemes/{b.slug}/categories").get_json()["items"]
+    )
+    posted = world.api(member).post(
+        f"/api/v1/schemes/{b.slug}/listings",
+        {"kind": "request", "title": "Lift to the surgery", "category_id": categories[0]["id"]},
+    )
+    assert posted.status_code == 201, posted.get_json()
+    responded = world.api(b.members[1]).post(
+        f"/api/v1/schemes/{b.slug}/listings/{posted.get_json()['id']}/responses",
+        {"message": "I can drive you"},
+    )
+    assert responded.status_code == 201, responded.get_json()
     return BetaObjects(
+        listing=posted.get_json()["id"],
+        response=responded.get_json()["id"],
+        category=categories[0]["id"],
         member=member.member_ids[b.slug],
         activity=activity,
         reward=reward,

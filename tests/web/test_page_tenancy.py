@@ -38,6 +38,9 @@ def fill(rule: str, slug: str, objects: BetaObjects) -> str:
         "transaction_id": objects.transaction,
         "agreement_id": objects.agreement,
         "import_id": objects.import_id,
+        "listing_id": objects.listing,
+        "response_id": objects.response,
+        "category_id": objects.category,
     }
     path = rule.replace("<slug>", slug)
     path = re.sub(r"<any\(([^,)]+)[^>]*\):\w+>", lambda m: m.group(1), path)
@@ -82,6 +85,9 @@ def test_another_schemes_pages_are_404_for_get_and_post(world: World, pages: Pag
         "/s/alpha-bank/manage/imports/{import_id}",
         "/s/alpha-bank/statement?member_id={member}",
         "/s/alpha-bank/manage/?member_id={member}",
+        "/s/alpha-bank/listings/{listing}",
+        "/s/alpha-bank/listings/{listing}/edit",
+        "/s/alpha-bank/responses/{response}",
     ],
 )
 def test_own_pages_with_another_schemes_ids_are_404(world: World, pages: Pages, path: str) -> None:
@@ -102,6 +108,12 @@ def test_own_forms_cannot_touch_another_schemes_objects(world: World, pages: Pag
         f"/s/alpha-bank/rewards/{objects.reward}/redeem",
         f"/s/alpha-bank/manage/members/{objects.member}",
         f"/s/alpha-bank/manage/rewards/{objects.reward}",
+        f"/s/alpha-bank/listings/{objects.listing}/respond",
+        f"/s/alpha-bank/listings/{objects.listing}/close",
+        f"/s/alpha-bank/responses/{objects.response}",
+        f"/s/alpha-bank/responses/{objects.response}/confirm",
+        f"/s/alpha-bank/manage/listings/{objects.listing}/hide",
+        f"/s/alpha-bank/manage/listings/categories/{objects.category}",
     ):
         assert pages.post(path, {"quantity": "1", "role": "member"}).status_code == 404, path
     # A claim id of B in the queue form: refused by name, nothing decided.

@@ -29,6 +29,9 @@ def test_due_work_follows_the_scheme_time_zone() -> None:
         "expiry-notices:1:2025-03-10",
         "digest:1:2025-W11",
         "statements:1:2025-02",
+        "listings-expiry:1:2025-03-10",
+        "listings-notices:1:2025-03-10",
+        "listings-digest:1:2025-W11",
     }
     auckland = due_for_scheme(2, "Pacific/Auckland", NOW)
     assert "expiry:2:2025-03-11" in markers(auckland)
@@ -89,7 +92,7 @@ def test_tick_enqueues_each_run_once_even_with_two_schedulers(
             "purge-idempotency:2025-03-10T11",
             "purge-outbox:2025-03-10T11",
         } <= enqueued
-        assert len(enqueued) == 3 * 4 + 3
+        assert len(enqueued) == 3 * 7 + 3
         jobs = [job for name in QUEUES for job in get_queue(name).get_jobs()]
         assert len(jobs) == len(enqueued)
         assert (
@@ -134,6 +137,8 @@ def test_worker_with_scheduler_runs_the_periodic_jobs(
         "timebank.tenants.spending.jobs.notify_expiring",
         "timebank.worker.maintenance.purge_idempotency_keys",
         "timebank.tenants.reports.jobs.monthly_statements",
+        "timebank.tenants.marketplace.jobs.expire_listings",
+        "timebank.tenants.marketplace.jobs.warn_expiring_listings",
     ):
         assert path in output, output
     with app.app_context():

@@ -22,6 +22,7 @@ from timebank.platform.web.pages.common import page_access, policy, render, sche
 from timebank.tenants.access import get_member
 from timebank.tenants.earning import services as earning
 from timebank.tenants.ledger import services as ledger
+from timebank.tenants.marketplace.responses import given_received
 from timebank.tenants.spending import gifts, leaving
 from timebank.tenants.spending import services as spending
 
@@ -41,6 +42,7 @@ def overview(slug: str) -> Any:
         max_balance=high,
         recent=recent,
         my_claims=reads.claims(member_id=access.member.id, limit=5),
+        exchanges=given_received(access.member.id),
         pending_count=len(reads.claims(status="pending", limit=100))
         if access.is_coordinator
         else 0,
@@ -299,6 +301,7 @@ def statement(slug: str) -> Any:
         member_id=member_id,
         member_name=_name(member_id),
         first_page=not request.args.get("cursor"),
+        exchanges=given_received(member_id),
     )
 
 

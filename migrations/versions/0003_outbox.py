@@ -4,14 +4,14 @@ A platform table (no ``scheme_id``, so no row-level security): the relay in
 the worker and the scheduler drains every scheme's rows, and jobs of platform
 actions have no scheme. See ``platform/jobs.py``.
 
-Revision ID: 0004
+Revision ID: 0003
 Revises: 0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,1 @@
+"""Offers and requests between members: listings, responses, messages, exchanges."""

@@ -26,6 +26,7 @@ from timebank.platform.schemes import routes as schemes
 from timebank.platform.web import routes as web
 from timebank.platform.web.pages import (
     account,
+    listing_responses,
     listings,
     manage,
     manage_catalogue,
@@ -65,6 +66,8 @@ API: tuple[ApiBlueprint, ...] = (
 # The coordinator's pages are one blueprint (``manage``) whose routes live in
 # four modules: ``manage`` and the three below add theirs to ``manage.bp``.
 MANAGE_PAGE_MODULES = (manage, manage_catalogue, manage_ledger, manage_people)
+# Likewise the listings pages: ``listings`` and the conversations about them.
+LISTING_PAGE_MODULES = (listings, listing_responses)
 
 PAGES: tuple[FlaskBlueprint, ...] = (
     web.bp,

@@ -16,7 +16,7 @@ from timebank.platform.db import db
 from timebank.platform.identity.models import User
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.access import Access
-from timebank.tenants.marketplace import responses, services
+from timebank.tenants.marketplace import exchanges, responses, services
 from timebank.tenants.marketplace.models import Listing, ListingCategory
 from timebank.tenants.memberships.models import Member
 
@@ -81,7 +81,7 @@ def _seed(scheme: Scheme) -> None:
         reply = responses.respond(alan, posted[0].id, message="My back brake squeals. Saturday?")
         responses.post_message(samuel, reply.id, body="Saturday at 10 is fine.")
         responses.agree(samuel, reply.id, minutes=60, on=date.today())
-        responses.confirm(alan, reply.id, minutes=45)
+        exchanges.confirm(alan, reply.id, minutes=45)
     if scheme.slug == "rushey-green":
         alan = _access(scheme, "alan@rusheygreen.example")
         responses.respond(alan, posted[0].id, message="I can take you, Maud. 10 o'clock pick-up?")

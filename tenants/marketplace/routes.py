@@ -15,7 +15,7 @@ from timebank.platform.api.idempotency import idempotent
 from timebank.platform.api.pagination import keyset_page, page
 from timebank.tenants.access import Access, scheme_access
 from timebank.tenants.marketplace import categories as listing_categories
-from timebank.tenants.marketplace import finding, responses, services
+from timebank.tenants.marketplace import exchanges, finding, responses, services
 from timebank.tenants.marketplace.models import (
     Listing,
     ListingCategory,
@@ -351,7 +351,7 @@ def _exchange(response: ListingResponse) -> dict[str, Any]:
 @blp.response(201, ExchangeOut)
 def confirm(body: dict[str, Any], slug: str, response_id: int) -> dict[str, Any]:
     access = scheme_access(slug, write=True)
-    return _exchange(responses.confirm(access, response_id, minutes=body["minutes"]))
+    return _exchange(exchanges.confirm(access, response_id, minutes=body["minutes"]))
 
 
 @blp.route("/responses/<int:response_id>/decline", methods=["POST"])
@@ -385,7 +385,7 @@ def decide(body: dict[str, Any], slug: str, response_id: int) -> Any:
     access = scheme_access(slug, write=True)
     responses.get_response(access, response_id)  # not a party, not a coordinator: 404
     scheme_access(slug, coordinator=True)
-    decided = responses.decide(access, response_id, minutes=body["minutes"], note=body["note"])
+    decided = exchanges.decide(access, response_id, minutes=body["minutes"], note=body["note"])
     if decided.status == "closed":
         return _exchange(decided), 200
     return _exchange(decided)
@@ -398,4 +398,4 @@ def decide(body: dict[str, Any], slug: str, response_id: int) -> Any:
 @blp.response(200, GivenReceivedOut)
 def given_received(slug: str, member_id: int) -> dict[str, int]:
     access = scheme_access(slug)
-    return responses.readable_given_received(access, member_id)
+    return exchanges.readable_given_received(access, member_id)

@@ -22,7 +22,7 @@ from timebank.platform.web.pages.common import page_access, policy, render, sche
 from timebank.tenants.access import get_member
 from timebank.tenants.earning import services as earning
 from timebank.tenants.ledger import services as ledger
-from timebank.tenants.marketplace.responses import given_received
+from timebank.tenants.marketplace.exchanges import given_received
 from timebank.tenants.spending import gifts, leaving
 from timebank.tenants.spending import services as spending
 

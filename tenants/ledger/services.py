@@ -108,7 +108,7 @@ def check_payee(field: str, member_id: int, status: str | None, *, payer: Member
 
 
 def member_names(member_ids: Iterable[int]) -> dict[int, str]:
-
+    """Members' names (of the current scheme) in one query."""
     ids = sorted(set(member_ids))
     if not ids:
         return {}

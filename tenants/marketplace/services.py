@@ -13,7 +13,6 @@ days before. Categories are in ``categories.py``, finding listings in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,16 +27,15 @@ from timebank.platform.api.errors import (
     RuleViolation,
 )
 from timebank.platform.db import atomic, db, utcnow
-from timebank.platform.identity.models import User
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.access import Access
+from timebank.tenants.ledger.services import member_names
 from timebank.tenants.marketplace import notices
 from timebank.tenants.marketplace.categories import resolve_category
 from timebank.tenants.marketplace.models import (
     Listing,
     ListingResponse,
 )
-from timebank.tenants.memberships.models import Member
 from timebank.tenants.policy.schemas import LISTINGS_DEFAULTS
 from timebank.tenants.policy.services import current_policy
 
@@ -82,15 +80,8 @@ def shown_name(name: str | None, mode: str) -> str | None:
     return name
 
 
-def names_of(member_ids: Sequence[int]) -> dict[int, str]:
-    """Members' names in one query."""
-    ids = sorted(set(member_ids))
-    if not ids:
-        return {}
-    rows = db.session.execute(
-        select(Member.id, User.name).join(User, User.id == Member.user_id).where(Member.id.in_(ids))
-    )
-    return {member_id: name for member_id, name in rows}
+# The marketplace names members as the ledger does.
+names_of = member_names
 
 
 def person(access: Access, member_id: int, names: dict[int, str], *, party: bool = False) -> dict:

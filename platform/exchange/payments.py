@@ -44,10 +44,11 @@ from timebank.platform.exchange.terms import (
 from timebank.platform.identity.models import User
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.ledger.locking import lock_accounts
-from timebank.tenants.ledger.models import Account, Transaction
+from timebank.tenants.ledger.models import Account
 from timebank.tenants.ledger.services import (
     MAX_AMOUNT,
     Leg,
+    Posted,
     describe_transactions,
     format_minutes,
     post_transaction,
@@ -254,7 +255,7 @@ def _post_exchange(
     credited: int,
     memo: str | None,
     actor_user_id: int,
-) -> tuple[int, Transaction]:
+) -> tuple[int, Posted]:
     """Post both legs and the :class:`Exchange` linking them; ``(exchange id, payer's leg)``.
 
     ``payer``/``payee``: (scheme, the member's account, the clearing account for the other).

@@ -296,7 +296,7 @@ def _credit(
         actor_user_id=actor_user_id,
         memo=activity.name,
         names={account.id: label},
-    )
+    ).transaction
 
 
 def _check_cap(scheme: Scheme, claim: Claim, *, own: bool) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, final
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -27,10 +27,26 @@ from timebank.platform.api.errors import RuleViolation
 from timebank.platform.db import db, in_atomic, next_ids, utcnow
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.ledger.locking import lock_accounts
-from timebank.tenants.ledger.models import Account, Posting, Transaction
+from timebank.tenants.ledger.models import Account, Posting, Transaction, posting_account
 from timebank.tenants.policy.services import current_policy
 
 MAX_AMOUNT = 2**31 - 1
+
+
+@final
+@dataclass(frozen=True)
+class Posted:
+    """What ``post_transaction`` wrote: the transaction, and its postings as
+    ``describe_transactions`` shows them (so serialising needs no second read)."""
+
+    transaction: Transaction
+    described: list[dict[str, Any]]  # the postings, as describe_transactions shows them
+    # False for a replay of a transaction stored earlier (which may since be reversed).
+    fresh: bool = True
+
+    @property
+    def id(self) -> int:
+        return self.transaction.id
 
 
 @dataclass(frozen=True)
@@ -75,7 +91,7 @@ def post_transaction(
     exchange_id: int | None = None,
     names: dict[int, str] | None = None,
     locked: Mapping[int, Any] | None = None,
-) -> Transaction:
+) -> Posted:
     """Write one balanced transaction. Must run inside a unit of work (``atomic``).
 
     ``names`` maps account ids to the words used in refusals ("Your balance",
@@ -95,7 +111,7 @@ def post_transaction(
             select(Transaction).where(Transaction.idempotency_key == idempotency_key)
         ).scalar_one_or_none()
         if existing is not None:
-            return existing
+            return Posted(existing, _stored_postings(existing.id), fresh=False)
 
     policy = current_policy(scheme)
     needed = {leg.account_id for leg in legs}
@@ -142,9 +158,27 @@ def post_transaction(
         )
     transaction = _write(values, rows, dict(sorted(moved.items())))
     _remember_balances(scheme.id, accounts, moved)
-    # Serialisers read these instead of loading the postings back.
-    transaction.__dict__["described_postings"] = _legs_described(rows, accounts)
-    return transaction
+    return Posted(transaction, _legs_described(rows, accounts))
+
+
+def _stored_postings(transaction_id: int) -> list[dict[str, Any]]:
+    """A stored transaction's postings, described (an idempotent replay)."""
+    rows = db.session.execute(
+        select(Posting, Account.kind, Account.member_id)
+        .join(Account, posting_account())
+        .where(Posting.transaction_id == transaction_id)
+        .order_by(Posting.id)
+    ).all()
+    return [
+        {
+            "account": kind,
+            "account_id": posting.account_id,
+            "member_id": member_id,
+            "amount": posting.amount,
+            "balance_after": posting.balance_after,
+        }
+        for posting, kind, member_id in rows
+    ]
 
 
 # PostgreSQL: set (balance, version) of many accounts from three arrays.

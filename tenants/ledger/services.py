@@ -28,6 +28,7 @@ from timebank.tenants.ledger.models import (
 from timebank.tenants.ledger.posting import (
     MAX_AMOUNT,
     Leg,
+    Posted,
     effective_limits,
     format_minutes,
     lock_accounts,
@@ -40,6 +41,7 @@ from timebank.tenants.policy.services import current_policy
 __all__ = [  # the posting service's names, handed on
     "MAX_AMOUNT",
     "Leg",
+    "Posted",
     "effective_limits",
     "format_minutes",
     "lock_accounts",
@@ -127,7 +129,7 @@ def post_transfer(
     amount: int,
     memo: str | None,
     actor_user_id: int,
-) -> Transaction:
+) -> Posted:
     """A member pays another member of the same scheme."""
     policy = current_policy(scheme)
     rules = policy["peer_transfers"]
@@ -208,7 +210,7 @@ def pay_across_schemes(
 @atomic
 def reverse_transaction(
     scheme: Scheme, transaction_id: int, *, actor_user_id: int, memo: str | None = None
-) -> Transaction:
+) -> Posted:
     """Post the mirror legs of a transaction; refuses a second reversal or a reversal's."""
     original = get_transaction(transaction_id)
     if original.kind == "reversal":
@@ -276,23 +278,31 @@ def transaction_touches(transaction_id: int, account_id: int) -> bool:
     )
 
 
-def describe_transactions(transactions: Sequence[Transaction]) -> list[dict[str, Any]]:
-    """Serialisable transactions with their postings: two queries for any number."""
-    if not transactions:
+def describe_transactions(items: Sequence[Transaction | Posted]) -> list[dict[str, Any]]:
+    """Serialisable transactions with their postings: two queries for any number, none
+    for transactions just written (``Posted`` carries their postings)."""
+    if not items:
         return []
-    stored = [t for t in transactions if "described_postings" not in t.__dict__]
-    ids = [t.id for t in stored]
+    transactions = [item.transaction if isinstance(item, Posted) else item for item in items]
+    legs: dict[int, list[dict[str, Any]]] = {}
+    for item in items:
+        if isinstance(item, Posted):
+            legs[item.transaction.id] = item.described
+    # Anything not just written may have been reversed since: ask.
+    ids = [item.id for item in items if not isinstance(item, Posted) or not item.fresh]
+    load = [i for i in ids if i not in legs]
     rows = (
         []
-        if not ids
+        if not load
         else db.session.execute(
             select(Posting, Account.kind, Account.member_id)
             .join(Account, posting_account())
-            .where(Posting.transaction_id.in_(ids))
+            .where(Posting.transaction_id.in_(load))
             .order_by(Posting.transaction_id, Posting.id)
         ).all()
     )
-    legs: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for transaction_id in load:
+        legs[transaction_id] = []
     for posting, kind, member_id in rows:
         legs[posting.transaction_id].append(
             {
@@ -303,9 +313,6 @@ def describe_transactions(transactions: Sequence[Transaction]) -> list[dict[str,
                 "balance_after": posting.balance_after,
             }
         )
-    for t in transactions:
-        if t.id not in legs:
-            legs[t.id] = t.__dict__["described_postings"]  # just written: nothing to load
     reversed_by: dict[int | None, int] = {}
     if ids:
         reversed_by = dict(

@@ -61,7 +61,7 @@ def _pay(access: Access, response: ListingResponse, listing: Listing, minutes: i
             helper.id: "The helper's balance",
         },
         locked=locked.by_id,
-    )
+    ).transaction
 
 
 def _complete(

@@ -12,9 +12,9 @@ from timebank.platform import audit
 from timebank.platform.api.errors import Forbidden, RuleViolation
 from timebank.platform.db import atomic
 from timebank.platform.schemes.models import Scheme
-from timebank.tenants.ledger.models import Transaction
 from timebank.tenants.ledger.services import (
     Leg,
+    Posted,
     format_minutes,
     member_account,
     post_transaction,
@@ -38,7 +38,7 @@ def give(
     amount: int,
     memo: str | None,
     actor_user_id: int,
-) -> Transaction:
+) -> Posted:
     """Give credits to the community pot (always allowed) or to another member.
 
     A gift to a member follows the policy's ``peer_transfers`` rules
@@ -89,7 +89,7 @@ def grant_from_pot(
     amount: int,
     memo: str | None,
     actor_user_id: int,
-) -> Transaction:
+) -> Posted:
     """A coordinator gives credits from the pot to a member; the pot cannot go below zero.
 
     Raises 403 ``own_grant`` for a grant to the coordinator's own membership

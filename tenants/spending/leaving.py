@@ -115,7 +115,7 @@ def settle_member(
             legs=[Leg(issuance.id, account.balance), Leg(account.id, -account.balance)],
             actor_user_id=actor_user_id,
             memo=memo or "Debt written off when the member left",
-        )
+        ).transaction
     elif account.balance > 0:
         transaction = _to_pot(
             scheme, account, memo or "Balance given to the pot on leaving", actor_user_id
@@ -145,7 +145,7 @@ def _hand_over(
         actor_user_id=actor_user_id,
         memo=memo or "Balance given on leaving",
         names={account.id: "Your balance", payee_account.id: "The recipient's balance"},
-    )
+    ).transaction
 
 
 def _to_pot(scheme: Scheme, account: Account, memo: str, actor_user_id: int) -> Transaction:
@@ -156,7 +156,7 @@ def _to_pot(scheme: Scheme, account: Account, memo: str, actor_user_id: int) -> 
         legs=[Leg(account.id, -account.balance), Leg(pot.id, account.balance)],
         actor_user_id=actor_user_id,
         memo=memo,
-    )
+    ).transaction
 
 
 def _lock_member(member_id: int) -> Member:

@@ -114,7 +114,7 @@ def test_every_page_fits_a_phone(
         visit(coordinator, live_server, path, name, too_wide)
 
     console = browser_context(viewport=PHONE).new_page()
-    log_in(console, live_server, operator.email, PASSWORD)
+    log_in(console, live_server, operator.email, PASSWORD, landing="/operator/")
     visit(console, live_server, "/operator/", "operator-console", too_wide)
     # Every Suspend button lies inside the phone's width: no scrolling sideways to reach it.
     button = console.get_by_role("button", name="Suspend").last

@@ -12,7 +12,6 @@ from timebank.platform.api.pagination import keyset_page
 from timebank.platform.identity.auth import require_operator
 from timebank.platform.operators import services as operators
 from timebank.platform.schemes.models import Scheme
-from timebank.platform.schemes.services import set_scheme_status
 from timebank.platform.web.forms import Form, Submission, read_optional_text
 from timebank.tenants.reports.services import scheme_usage
 
@@ -65,7 +64,7 @@ def change_status(slug: str, action: str) -> Any:
         if action == "suspend" and not reason:
             form.add("reason", "Say why, in words the scheme's members will read.")
         form.check()
-        scheme = set_scheme_status(
+        scheme = operators.change_scheme_status(
             slug,
             "suspended" if action == "suspend" else "active",
             actor=operator,

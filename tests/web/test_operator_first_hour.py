@@ -3,13 +3,14 @@ operator suspends or reactivates their scheme (and no one else is)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.factories import PASSWORD, World, make_operator
+from tests.factories import PASSWORD, World, fund, make_operator, make_scheme, make_user
 from tests.web.browser import LiveServer, needs_chromium, screenshot
 from tests.web.conftest import Pages, text
 
@@ -88,3 +89,44 @@ def test_an_operator_signs_in_to_the_console(
     expect(page.get_by_role("heading", name="Operator console", level=1)).to_be_visible()
     assert "You do not belong to a scheme yet" not in page.content()
     screenshot(page, "operator-signed-in")
+
+
+def test_the_console_searches_and_pages(world: World, pages: Pages) -> None:
+    for n in range(26):
+        make_scheme(world.app, make_user(world.app), slug=f"extra-{n:02d}", name=f"Extra {n:02d}")
+    pages.login(make_operator(world.app))
+    first = pages.get("/operator/")
+    body = first.get_data(as_text=True)
+    assert "Alpha Time Bank" in body and "Extra 22" in body and "Extra 23" not in body
+    cursor = re.search(r'href="/operator/\?cursor=([^"&]+)"', body)
+    assert cursor is not None
+    second = text(pages.get(f"/operator/?cursor={cursor.group(1)}"))
+    assert "Extra 23" in second and "Extra 25" in second and "Alpha Time Bank" not in second
+    assert "First schemes" in second
+    found = text(pages.get("/operator/?q=beta"))
+    assert "Beta Surgery" in found and "Alpha Time Bank" not in found and "Extra" not in found
+    by_address = text(pages.get("/operator/?q=ALPHA-B"))
+    assert "Alpha Time Bank" in by_address and "Beta Surgery" not in by_address
+    assert "No scheme matches “100%_”." in text(pages.get("/operator/?q=100%25_"))
+
+
+def test_a_page_per_scheme(world: World, pages: Pages, outbox: Path) -> None:
+    pages.login(make_operator(world.app))
+    fund(world.app, world.a, world.a.members[0], 90)
+    page = text(pages.get("/operator/schemes/alpha-bank"))
+    assert "Alpha Time Bank" in page and "3 active members" in page
+    assert "1 transactions in 30 days (1:30 hours)" in page
+    assert "Billing state Paid up" in page
+    assert "scheme.created" in page and "Ada Coordinator" in page
+    assert "Beta" not in page  # nothing of another scheme
+    done = pages.post(
+        "/operator/schemes/alpha-bank/suspend", {"reason": "Lapsed.", "back": "scheme"}
+    )
+    assert done.headers["Location"] == "/operator/schemes/alpha-bank"
+    page = text(pages.get("/operator/schemes/alpha-bank"))
+    assert "Suspended: Lapsed." in page and "scheme.suspended" in page
+    assert "Reactivate" in page
+    assert pages.get("/operator/schemes/nowhere").status_code == 404
+    # Only operators.
+    coordinator = Pages(world.app).login(world.a.coordinator)
+    assert coordinator.get("/operator/schemes/alpha-bank").status_code == 403

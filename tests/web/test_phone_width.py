@@ -116,6 +116,8 @@ def test_every_page_fits_a_phone(
     console = browser_context(viewport=PHONE).new_page()
     log_in(console, live_server, operator.email, PASSWORD, landing="/operator/")
     visit(console, live_server, "/operator/", "operator-console", too_wide)
+    visit(console, live_server, f"/operator/schemes/{b.slug}", "operator-scheme", too_wide)
+    visit(console, live_server, "/operator/", "operator-console", too_wide)
     # Every Suspend button lies inside the phone's width: no scrolling sideways to reach it.
     button = console.get_by_role("button", name="Suspend").last
     box = button.bounding_box()

@@ -6,10 +6,16 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
+from werkzeug.exceptions import NotFound
 
+from timebank.platform import tenancy
 from timebank.platform.api.pagination import keyset_page
+from timebank.platform.audit import AuditEvent
+from timebank.platform.billing.plans import describe_for_operators
+from timebank.platform.db import db
 from timebank.platform.identity.auth import require_operator
+from timebank.platform.identity.models import User
 from timebank.platform.operators import services as operators
 from timebank.platform.schemes.models import Scheme
 from timebank.platform.web.forms import Form, Submission, read_optional_text
@@ -31,11 +37,24 @@ def console() -> Any:
     return _console(Form(), None, 200)
 
 
+CONSOLE_PAGE = 25
+
+
 def _console(form: Form, failed_slug: str | None, status: int) -> Any:
+    query = (request.args.get("q") or "").strip()[:100]
+    statement = select(Scheme)
+    if query:
+        pattern = "%" + query.lower().replace("\\", "").replace("%", "").replace("_", "\\_") + "%"
+        statement = statement.where(
+            or_(
+                func.lower(Scheme.name).like(pattern, escape="\\"),
+                Scheme.slug.like(pattern, escape="\\"),
+            )
+        )
     rows, next_cursor = keyset_page(
-        select(Scheme),
+        statement,
         keys=[Scheme.id],
-        limit=100,
+        limit=CONSOLE_PAGE,
         cursor=request.args.get("cursor") or None,
         descending=False,
         key_of=lambda scheme: [scheme.id],
@@ -49,10 +68,42 @@ def _console(form: Form, failed_slug: str | None, status: int) -> Any:
         stats=operators.platform_stats(),
         schemes=schemes,
         next_cursor=next_cursor,
+        first_page=not request.args.get("cursor"),
+        query=query,
         form=form,
         failed_slug=failed_slug,
         none_form=Form(),
     ), status
+
+
+@bp.route("/schemes/<slug>")
+def scheme_page(slug: str) -> Any:
+    """One scheme for an operator: members, activity, billing, audit; suspend or reactivate."""
+    row = db.session.execute(select(Scheme).where(Scheme.slug == slug)).scalar_one_or_none()
+    if row is None:
+        raise NotFound("No scheme with this address.")
+    scheme = describe_for_operators([row])[0]
+    month = scheme_usage([row.id]).get(row.id, {"transactions": 0, "minutes": 0})
+    quarter = scheme_usage([row.id], days=90).get(row.id, {"transactions": 0, "minutes": 0})
+    with tenancy.scheme_context(row.id):
+        events = db.session.execute(
+            select(AuditEvent, User.name)
+            .outerjoin(User, User.id == AuditEvent.actor_user_id)
+            .where(AuditEvent.scheme_id == row.id)
+            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+            .limit(AUDIT_SHOWN)
+        ).all()
+    return render_template(
+        "operator/scheme.html",
+        scheme=scheme,
+        month=month,
+        quarter=quarter,
+        events=[(event, actor) for event, actor in events],
+        form=Form(),
+    )
+
+
+AUDIT_SHOWN = 30
 
 
 @bp.route("/schemes/<slug>/<any(suspend, reactivate):action>", methods=["POST"])
@@ -72,5 +123,7 @@ def change_status(slug: str, action: str) -> Any:
         )
     if sent.ok:
         flash(f"{scheme.name} is now {scheme.status}.")
+        if request.form.get("back") == "scheme":
+            return redirect(url_for("operator.scheme_page", slug=scheme.slug))
         return redirect(url_for("operator.console"))
     return _console(form, slug, sent.status)

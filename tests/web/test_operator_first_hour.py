@@ -130,3 +130,40 @@ def test_a_page_per_scheme(world: World, pages: Pages, outbox: Path) -> None:
     # Only operators.
     coordinator = Pages(world.app).login(world.a.coordinator)
     assert coordinator.get("/operator/schemes/alpha-bank").status_code == 403
+
+
+def test_the_billing_page_sets_a_plan_by_hand(world: World, pages: Pages) -> None:
+    pages.login(make_operator(world.app))
+    page = text(pages.get("/operator/billing"))
+    assert "Alpha Time Bank" in page and "Beta Surgery" in page and "paid up" in page
+    refused = pages.post("/operator/billing/alpha-bank/plan", {"plan": "gold", "reason": "x"})
+    assert refused.status_code == 422
+    assert "Not a plan: choose free, community or organisation." in text(refused)
+    assert world.api(world.a.coordinator).get("/api/v1/schemes/alpha-bank").status_code == 200
+    done = pages.post(
+        "/operator/billing/alpha-bank/plan", {"plan": "organisation", "reason": "A charity."}
+    )
+    assert done.status_code == 302
+    assert "Alpha Time Bank is now on the organisation plan." in text(
+        pages.get("/operator/billing")
+    )
+    scheme_page = text(pages.get("/operator/schemes/alpha-bank"))
+    assert "organisation (set by an operator)" in scheme_page
+    assert "organisation (set by an operator)" not in text(
+        pages.get("/operator/schemes/beta-surgery")
+    )
+    assert pages.post("/operator/billing/nowhere/plan", {"plan": "free"}).status_code == 404
+    coordinator = Pages(world.app).login(world.a.coordinator)
+    assert coordinator.get("/operator/billing").status_code == 403
+    assert (
+        coordinator.post("/operator/billing/alpha-bank/plan", {"plan": "free"}).status_code == 403
+    )
+
+
+def test_the_jobs_page_without_redis(world: World, pages: Pages) -> None:
+    pages.login(make_operator(world.app))
+    page = text(pages.get("/operator/jobs"))
+    assert "No check has run yet." in page and "No failed jobs." in page
+    assert pages.post("/operator/jobs/no-such-job/retry").status_code == 404
+    coordinator = Pages(world.app).login(world.a.coordinator)
+    assert coordinator.get("/operator/jobs").status_code == 403

@@ -116,6 +116,8 @@ def test_every_page_fits_a_phone(
     console = browser_context(viewport=PHONE).new_page()
     log_in(console, live_server, operator.email, PASSWORD, landing="/operator/")
     visit(console, live_server, "/operator/", "operator-console", too_wide)
+    visit(console, live_server, "/operator/billing", "operator-billing", too_wide)
+    visit(console, live_server, "/operator/jobs", "operator-jobs", too_wide)
     visit(console, live_server, f"/operator/schemes/{b.slug}", "operator-scheme", too_wide)
     visit(console, live_server, "/operator/", "operator-console", too_wide)
     # Every Suspend button lies inside the phone's width: no scrolling sideways to reach it.

@@ -12,7 +12,7 @@ from werkzeug.exceptions import NotFound
 from timebank.platform import tenancy
 from timebank.platform.api.pagination import keyset_page
 from timebank.platform.audit import AuditEvent
-from timebank.platform.billing.plans import describe_for_operators
+from timebank.platform.billing.plans import PLANS, describe_for_operators, set_plan_by_hand
 from timebank.platform.db import db
 from timebank.platform.identity.auth import require_operator
 from timebank.platform.identity.models import User
@@ -20,6 +20,7 @@ from timebank.platform.operators import services as operators
 from timebank.platform.schemes.models import Scheme
 from timebank.platform.web.forms import Form, Submission, read_optional_text
 from timebank.tenants.reports.services import scheme_usage
+from timebank.worker import failed, maintenance
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 
@@ -127,3 +128,64 @@ def change_status(slug: str, action: str) -> Any:
             return redirect(url_for("operator.scheme_page", slug=scheme.slug))
         return redirect(url_for("operator.console"))
     return _console(form, slug, sent.status)
+
+
+# --- billing and background work (the API had them; now pages too) ---------
+
+
+@bp.route("/billing")
+def billing() -> Any:
+    return _billing(Form(), None, 200)
+
+
+def _billing(form: Form, failed_slug: str | None, status: int) -> Any:
+    rows, next_cursor = operators.scheme_page(CONSOLE_PAGE, request.args.get("cursor") or None)
+    return render_template(
+        "operator/billing.html",
+        schemes=describe_for_operators(rows),
+        plans=[(plan, plan) for plan in PLANS],
+        next_cursor=next_cursor,
+        first_page=not request.args.get("cursor"),
+        form=form,
+        failed_slug=failed_slug,
+        none_form=Form(),
+    ), status
+
+
+@bp.route("/billing/<slug>/plan", methods=["POST"])
+def set_plan(slug: str) -> Any:
+    operator = require_operator()
+    form = Form.from_request()
+    with Submission(form, {"plan": "plan", "reason": "reason"}) as sent:
+        scheme = set_plan_by_hand(
+            slug,
+            request.form.get("plan", ""),
+            actor=operator,
+            reason=read_optional_text(form, "reason"),
+        )
+    if sent.ok:
+        flash(f"{scheme.name} is now on the {scheme.plan} plan.")
+        return redirect(url_for("operator.billing"))
+    return _billing(form, slug, sent.status)
+
+
+@bp.route("/jobs")
+def jobs() -> Any:
+    items, next_cursor = failed.failed_jobs(
+        limit=CONSOLE_PAGE, cursor=request.args.get("cursor") or None
+    )
+    return render_template(
+        "operator/jobs.html",
+        jobs=items,
+        next_cursor=next_cursor,
+        first_page=not request.args.get("cursor"),
+        ledger=maintenance.last_ledger_check(),
+    )
+
+
+@bp.route("/jobs/<job_id>/retry", methods=["POST"])
+def retry_job(job_id: str) -> Any:
+    require_operator()
+    done = failed.retry_failed(job_id[:100])
+    flash(f"The job is back on the {done['queue']} queue.")
+    return redirect(url_for("operator.jobs"))

@@ -32,6 +32,7 @@ SUBJECTS = {
     "dunning": "Payment for {scheme_name} failed",
     "listing_notice": "{subject}",
     "scheme_status": "{scheme_name} is {status_text}",
+    "agreement_changed": "{other_name} has {event} the agreement with {scheme_name}",
 }
 
 

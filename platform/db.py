@@ -17,7 +17,9 @@ import functools
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
@@ -92,8 +94,22 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
 
+_CLOCK: ContextVar[datetime | None] = ContextVar("timebank_clock", default=None)
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now (UTC); inside :func:`clock_at`, the moment it names (the demo's history)."""
+    return _CLOCK.get() or datetime.now(UTC)
+
+
+@contextmanager
+def clock_at(moment: datetime) -> Iterator[None]:
+    """Date what is written inside at ``moment`` (``timebank demo`` only: a living past)."""
+    token = _CLOCK.set(moment)
+    try:
+        yield
+    finally:
+        _CLOCK.reset(token)
 
 
 def utcnow_column(**kwargs: Any) -> Any:

@@ -1,24 +1,28 @@
-"""Demo history: a few weeks of help given and received in each scheme.
+"""Demo history: twelve weeks of help given and received in each scheme.
 
 Everything goes through the real services (claims, approvals, awards,
 redemptions, transfers), so the demo ledgers pass ``timebank ledger verify``.
-Skipped for a scheme that already has history, so ``timebank demo`` can run twice.
+Each week of the last twelve repeats the scheme's pattern under a clock set to
+that week (``clock_at``), so the dashboard's charts show a living scheme rather
+than one bar. Skipped for a scheme that already has history, so ``timebank
+demo`` can run twice.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from timebank.platform import tenancy
-from timebank.platform.db import db
+from timebank.platform.db import clock_at, db
 from timebank.platform.identity.models import User
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.earning.awards import award
 from timebank.tenants.earning.models import Activity
-from timebank.tenants.earning.services import approve_claim, scheme_today, submit_claim
-from timebank.tenants.ledger.models import Transaction
+from timebank.tenants.earning.services import approve_claim, submit_claim
+from timebank.tenants.ledger.models import Account, Transaction
 from timebank.tenants.ledger.services import post_transfer
 from timebank.tenants.memberships.models import Member
 from timebank.tenants.spending.models import Reward
@@ -96,23 +100,39 @@ def seed_activity() -> None:
             _seed_scheme(scheme)
 
 
+WEEKS = 12
+REDEEM_EVERY = 3  # weeks
+
+
 def _seed_scheme(scheme: Scheme) -> None:
+    now = datetime.now(UTC)
+    for weeks_ago in range(WEEKS - 1, -1, -1):
+        # Mid-morning on a weekday-ish spread, oldest week first (ids follow time).
+        moment = now - timedelta(weeks=weeks_ago, hours=(weeks_ago % 3) * 5)
+        with clock_at(moment):
+            _seed_week(scheme, moment, weeks_ago)
+
+
+def _seed_week(scheme: Scheme, moment: datetime, weeks_ago: int) -> None:
     coordinator = _coordinator()
-    today = scheme_today(scheme)
+    day = moment.astimezone(ZoneInfo(scheme.timezone)).date()  # the scheme's own calendar
     for email, activity_name, minutes, days_ago, approved in CLAIMS.get(scheme.slug, []):
         member = _member(email)
+        # Within the moment's own calendar week: weekly caps hold for every week.
+        performed_on = day - timedelta(days=min(days_ago % 7, day.weekday()))
         claim = submit_claim(
             scheme,
             coordinator,
             activity_id=_activity(activity_name).id,
             minutes=minutes,
-            performed_on=today - timedelta(days=days_ago),
+            performed_on=performed_on,
             note=None,
             member_id=member.id,
             is_coordinator=True,
             actor_user_id=coordinator.user_id,
         )
-        if approved and claim.status == "pending":
+        # Older claims were all decided; this week's unapproved ones still wait.
+        if (approved or weeks_ago > 0) and claim.status == "pending":
             approve_claim(
                 scheme,
                 claim.id,
@@ -131,6 +151,8 @@ def _seed_scheme(scheme: Scheme) -> None:
             actor_user_id=coordinator.user_id,
         )
     for payer, payee, minutes, memo in TRANSFERS.get(scheme.slug, []):
+        if _balance(_member(payer)) < minutes:
+            continue
         post_transfer(
             scheme,
             _member(payer),
@@ -139,8 +161,18 @@ def _seed_scheme(scheme: Scheme) -> None:
             memo=memo,
             actor_user_id=_member(payer).user_id,
         )
-    if scheme.slug in REDEMPTIONS:
+    if scheme.slug in REDEMPTIONS and weeks_ago % REDEEM_EVERY == 0:
         email, reward_name = REDEMPTIONS[scheme.slug]
         member = _member(email)
         reward = db.session.execute(select(Reward).where(Reward.name == reward_name)).scalar_one()
-        redeem(scheme, member, reward_id=reward.id, quantity=1, actor_user_id=member.user_id)
+        if _balance(member) >= reward.price and (reward.stock is None or reward.stock > 0):
+            redeem(scheme, member, reward_id=reward.id, quantity=1, actor_user_id=member.user_id)
+
+
+def _balance(member: Member) -> int:
+    return int(
+        db.session.execute(
+            select(Account.balance).where(Account.member_id == member.id)
+        ).scalar_one_or_none()
+        or 0
+    )

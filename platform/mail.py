@@ -31,6 +31,8 @@ SUBJECTS = {
     "password_reset": "Reset your Timebank password",
     "dunning": "Payment for {scheme_name} failed",
     "listing_notice": "{subject}",
+    "scheme_status": "{scheme_name} is {status_text}",
+    "agreement_changed": "{other_name} has {event} the agreement with {scheme_name}",
 }
 
 

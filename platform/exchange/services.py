@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import and_, case, func, or_, select
 
 from timebank.platform import audit, tenancy
@@ -39,9 +40,13 @@ from timebank.platform.exchange.terms import (
     scheme_by_id,
     show_rate,
 )
+from timebank.platform.identity.models import User
+from timebank.platform.mail import send_mail
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.ledger.models import Account
 from timebank.tenants.ledger.services import register_cross_scheme_payer
+from timebank.tenants.memberships.models import Member
+from timebank.tenants.policy.models import PolicyVersion
 
 __all__ = ["pay_partner"]
 
@@ -182,6 +187,7 @@ def propose_agreement(
         db.session.add(agreement)
         db.session.flush()
         _audit_both(agreement, "agreement.proposed", actor_user_id=actor_user_id)
+        mail_partner(scheme, partner, "proposed")
         return describe_agreements(scheme, [agreement])[0]
 
     return run_atomic(work)
@@ -252,6 +258,7 @@ def change_agreement(
             before=before,
             by_scheme=scheme.slug,
         )
+        mail_partner(scheme, partner, _past(action))
         return describe_agreements(scheme, [agreement])[0]
 
     return run_atomic(work)
@@ -363,3 +370,56 @@ def _position_at(scheme_id: int, partner_id: int, moment: datetime) -> int:
 
 # The ledger's transfer route pays members of partner schemes through this.
 register_cross_scheme_payer(pay_partner)
+
+
+# --- telling the partner; finding partners ---------------------------------------
+
+
+def mail_partner(scheme: Scheme, partner: Scheme, event: str) -> None:
+    """Mail the partner scheme's active coordinators what ``scheme`` did (in the unit of work)."""
+    with tenancy.scheme_context(partner.id):
+        people = db.session.execute(
+            select(User.email, User.name)
+            .join(Member, Member.user_id == User.id)
+            .where(Member.role == "coordinator", Member.status == "active")
+            .order_by(User.id)
+        ).all()
+    base = current_app.config["BASE_URL"]
+    for email, name in people:
+        send_mail(
+            to=email,
+            template="agreement_changed",
+            context={
+                "name": name,
+                "scheme_name": partner.name,
+                "other_name": scheme.name,
+                "event": event,
+                "link": f"{base}/s/{partner.slug}/manage/partners",
+            },
+        )
+
+
+PARTNER_LIST_LIMIT = 500
+
+
+def partner_candidates(scheme: Scheme) -> list[tuple[str, str]]:
+    """``(slug, name)`` of active schemes whose current rules accept partner schemes."""
+    with tenancy.all_schemes():
+        rows = db.session.execute(
+            select(Scheme.slug, Scheme.name, PolicyVersion.document)
+            .join(
+                PolicyVersion,
+                and_(
+                    PolicyVersion.scheme_id == Scheme.id,
+                    PolicyVersion.version == Scheme.policy_version,
+                ),
+            )
+            .where(Scheme.status == "active", Scheme.id != scheme.id)
+            .order_by(Scheme.name)
+            .limit(PARTNER_LIST_LIMIT)
+        ).all()
+    return [
+        (slug, name)
+        for slug, name, document in rows
+        if (document or {}).get("exchange", {}).get("enabled")
+    ]

@@ -88,8 +88,8 @@ def require_exchange_enabled(ours: Scheme, partner: Scheme) -> None:
     for scheme, other in ((ours, partner), (partner, ours)):
         if not exchange_enabled(scheme, other_id=other.id):
             raise RuleViolation(
-                f"{scheme.name} does not take part in exchange between schemes "
-                "(its policy has exchange.enabled false).",
+                f"{scheme.name} does not accept payments with partner schemes: "
+                "its coordinators have switched them off in its rules.",
                 code="exchange_disabled",
                 extra={"scheme": scheme.slug},
             )

@@ -15,7 +15,6 @@ from timebank.platform.operators.schemas import (
     StatusOut,
     SuspendIn,
 )
-from timebank.platform.schemes.services import set_scheme_status
 
 blp = Blueprint(
     "platform",
@@ -39,7 +38,7 @@ def schemes(args: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, StatusOut)
 def suspend(body: dict[str, Any], slug: str) -> dict[str, Any]:
     operator = require_operator()
-    scheme = set_scheme_status(slug, "suspended", actor=operator, reason=body["reason"])
+    scheme = services.change_scheme_status(slug, "suspended", actor=operator, reason=body["reason"])
     return {"status": scheme.status}
 
 
@@ -47,7 +46,7 @@ def suspend(body: dict[str, Any], slug: str) -> dict[str, Any]:
 @blp.response(200, StatusOut)
 def reactivate(slug: str) -> dict[str, Any]:
     operator = require_operator()
-    scheme = set_scheme_status(slug, "active", actor=operator)
+    scheme = services.change_scheme_status(slug, "active", actor=operator, reason=None)
     return {"status": scheme.status}
 
 

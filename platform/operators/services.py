@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from timebank.platform import tenancy
 from timebank.platform.api.pagination import keyset_page
-from timebank.platform.db import db
+from timebank.platform.db import atomic, db
+from timebank.platform.identity.models import User
+from timebank.platform.mail import send_mail
 from timebank.platform.schemes.models import Scheme
+from timebank.platform.schemes.services import set_scheme_status
 from timebank.tenants.ledger.models import (
     Account,
     Posting,
@@ -90,3 +94,41 @@ def platform_stats() -> dict[str, int]:
         "transactions": int(transactions),
         "minutes_exchanged": int(transferred) + int(paid_across),
     }
+
+
+@atomic
+def change_scheme_status(slug: str, status: str, *, actor: User, reason: str | None) -> Scheme:
+    """An operator suspends or reactivates a scheme; its coordinators are told by mail.
+
+    The mails are queued in the same unit of work (nothing goes out if it
+    fails) and only when the status really changes.
+    """
+    before = db.session.execute(select(Scheme.status).where(Scheme.slug == slug)).scalar()
+    scheme = set_scheme_status(slug, status, actor=actor, reason=reason)
+    if before != scheme.status:
+        mail_coordinators_of_status(scheme)
+    return scheme
+
+
+def mail_coordinators_of_status(scheme: Scheme) -> None:
+    with tenancy.scheme_context(scheme.id):
+        people = db.session.execute(
+            select(User.email, User.name)
+            .join(Member, Member.user_id == User.id)
+            .where(Member.role == "coordinator", Member.status == "active")
+            .order_by(User.id)
+        ).all()
+    link = f"{current_app.config['BASE_URL']}/s/{scheme.slug}/manage/"
+    for email, name in people:
+        send_mail(
+            to=email,
+            template="scheme_status",
+            context={
+                "scheme_name": scheme.name,
+                "name": name,
+                "suspended": scheme.status == "suspended",
+                "status_text": "suspended" if scheme.status == "suspended" else "active again",
+                "reason": scheme.suspended_reason,
+                "link": link,
+            },
+        )

@@ -9,6 +9,7 @@ fully set up or not there at all.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +58,38 @@ def slug_problem(slug: str) -> str | None:
     if slug in RESERVED_SLUGS:
         return "This address is reserved; choose another."
     return None
+
+
+def slug_taken(slug: str) -> bool:
+    return db.session.execute(select(Scheme.id).where(Scheme.slug == slug)).first() is not None
+
+
+def slug_from_name(name: str) -> str:
+    """``"St Mary's Time-Bank!"`` → ``"st-marys-time-bank"`` (ASCII, at most 40 characters)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    words = re.sub(r"['’]", "", ascii_name.lower())
+    slug = re.sub(r"[^a-z0-9]+", "-", words).strip("-")[:40].strip("-")
+    return slug if len(slug) >= 3 else ""
+
+
+def check_slug(slug: str) -> str | None:
+    """Why this address cannot be had (the rule, reserved or taken), or None."""
+    problem = slug_problem(slug)
+    if problem is None and slug_taken(slug):
+        problem = f"The address '{slug}' is already taken."
+    return problem
+
+
+def suggest_slug(name: str) -> str:
+    """A free address made from the scheme's name: the name itself, else name-2, name-3 …"""
+    base = slug_from_name(name)
+    if not base:
+        return ""
+    for n in range(1, 50):
+        candidate = base if n == 1 else f"{base[: 40 - len(str(n)) - 1].rstrip('-')}-{n}"
+        if check_slug(candidate) is None:
+            return candidate
+    return ""
 
 
 def timezone_problem(name: str) -> str | None:

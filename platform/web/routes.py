@@ -85,7 +85,11 @@ def is_local_path(target: str) -> bool:
 def home() -> Any:
     if not current_user.is_authenticated:
         return render_template("welcome.html")
-    return render_template("home.html", memberships=my_schemes())
+    memberships = my_schemes()
+    if not memberships and current_user.is_operator:
+        # An operator who belongs to no scheme has one place to be: the console.
+        return redirect(url_for("operator.console"))
+    return render_template("home.html", memberships=memberships)
 
 
 @bp.route("/login", methods=["GET", "POST"])

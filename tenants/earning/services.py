@@ -17,7 +17,7 @@ coordinator decisions and are not capped (``awards.py``).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 
 from timebank.platform import audit
 from timebank.platform.api.errors import FieldError, Forbidden, NotFound, RuleViolation
-from timebank.platform.db import atomic, db
+from timebank.platform.db import atomic, db, utcnow
 from timebank.platform.identity.models import User
 from timebank.platform.mail import send_mail
 from timebank.platform.schemes.models import Scheme
@@ -72,7 +72,7 @@ def credit_for(minutes: int, activity: Activity) -> int:
 
 def scheme_today(scheme: Scheme) -> date:
     """Today's date in the scheme's time zone."""
-    return datetime.now(UTC).astimezone(ZoneInfo(scheme.timezone)).date()
+    return utcnow().astimezone(ZoneInfo(scheme.timezone)).date()
 
 
 def period_bounds(day: date, period: str) -> tuple[date, date]:
@@ -264,7 +264,7 @@ def submit_claim(
         transaction = _credit(scheme, claim, activity, actor_user_id=actor_user_id, own=own)
         claim.status = "approved"
         claim.transaction_id = transaction.id
-        claim.decided_at = datetime.now(UTC)
+        claim.decided_at = utcnow()
     db.session.add(claim)
     db.session.flush()
     if member.id != caller.id:
@@ -387,7 +387,7 @@ def reject_claim(
 
 def _decided(scheme: Scheme, claim: Claim, activity: Activity, *, actor_user_id: int) -> None:
     claim.decided_by = actor_user_id
-    claim.decided_at = datetime.now(UTC)
+    claim.decided_at = utcnow()
     db.session.flush()
     audit.record(
         scheme.id,

@@ -122,9 +122,10 @@ def axe_violations(page: Any, impacts: tuple[str, ...] = ("serious", "critical")
     return [violation for violation in result if violation["impact"] in impacts]
 
 
-def log_in(page: Any, server: LiveServer, email: str, password: str) -> None:
+def log_in(page: Any, server: LiveServer, email: str, password: str, landing: str = "/") -> None:
+    """Sign in; ``landing`` is where the site sends this person (an operator: ``/operator/``)."""
     page.goto(server.url + "/login")
     page.get_by_label("E-mail address").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(server.url + "/")
+    page.wait_for_url(server.url + landing)

@@ -165,7 +165,7 @@ def test_an_operator_suspends_a_scheme_and_members_see_why(
 ) -> None:
     operator = make_operator(world.app)
     console = browser_context().new_page()
-    log_in(console, live_server, operator.email, PASSWORD)
+    log_in(console, live_server, operator.email, PASSWORD, landing="/operator/")
     console.goto(live_server.url + "/operator/")
     check(console, "operator-console")
     console.get_by_label("Reason for suspending Alpha Time Bank").fill(

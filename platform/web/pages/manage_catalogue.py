@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, request, url_for
+from sqlalchemy import select
 
+from timebank.platform.db import db
+from timebank.platform.identity.models import User
 from timebank.platform.web import reads
 from timebank.platform.web.forms import (
     Form,
@@ -22,6 +25,7 @@ from timebank.platform.web.pages.common import page_access, render
 from timebank.platform.web.pages.manage import bp
 from timebank.tenants.earning import services as earning
 from timebank.tenants.earning.schemas import ActivityIn, ActivityPatch
+from timebank.tenants.ledger.posting import format_minutes
 from timebank.tenants.policy import services as policies
 from timebank.tenants.spending import services as spending
 from timebank.tenants.spending.schemas import RewardCreate, RewardPatch
@@ -249,6 +253,67 @@ CHANGE_WORDS = {
 }
 
 
+MINUTE_PATHS = {"peer_transfers.max_amount", "balance.min", "balance.max",
+                "claims.max_minutes_per_claim", "claims.cap.minutes"}  # fmt: skip
+
+
+def _value_at(document: dict[str, Any], path: str) -> Any:
+    value: Any = document
+    for key in path.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def rule_words(path: str, value: Any) -> str:
+    """A rule's value in words: on/off, hours, "no limit" …"""
+    if value is None:
+        return "no limit" if path != "expiry" else "never"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if path in MINUTE_PATHS and isinstance(value, int):
+        return format_minutes(value)
+    if path == "claims.cap" and isinstance(value, dict):
+        return f"{format_minutes(value['minutes'])} a {value['period']}"
+    if path == "expiry" and isinstance(value, dict):
+        return f"after {value['after_days']} days"
+    return str(value).replace("_", " ")
+
+
+def rules_history(versions: list[Any]) -> list[dict[str, Any]]:
+    """Each version with who made it, when, and every change as (rule, before, after)."""
+    by_number = {version.version: version.document for version in versions}
+    ids = {version.created_by for version in versions if version.created_by}
+    names = dict(
+        db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).tuples().all()
+        if ids
+        else []
+    )
+    history = []
+    for version in versions:
+        before = by_number.get(version.version - 1)
+        changes: list[tuple[str, str | None, str | None]] = []
+        for path in version.changes:
+            if path == "*" or before is None:
+                changes.append((CHANGE_WORDS.get(path, path), None, None))
+                continue
+            changes.append(
+                (
+                    CHANGE_WORDS.get(path, path),
+                    rule_words(path, _value_at(before, path)),
+                    rule_words(path, _value_at(version.document, path)),
+                )
+            )
+        history.append(
+            {
+                "version": version.version,
+                "created_at": version.created_at,
+                "who": names.get(version.created_by, "the system"),
+                "changes": changes,
+            }
+        )
+    return history
+
+
 def policy_form(document: dict[str, Any]) -> Form:
     cap = document["claims"]["cap"]
     low = document["balance"]["min"]
@@ -328,6 +393,5 @@ def policy(slug: str) -> Any:
         status,
         form=form,
         version=current["version"],
-        versions=policies.list_versions(access.scheme),
-        change_words=CHANGE_WORDS,
+        versions=rules_history(policies.list_versions(access.scheme)),
     )

@@ -70,7 +70,8 @@ def exchange_page(slug: str) -> Any:
         fields = {"partner": "partner", "rate": "rate", "limit": "limit"}
         with Submission(form, fields) as sent:
             answers = {
-                "partner": read_text(form, "partner", required=True, max_length=60),
+                # A pasted web address (…/s/grace-hill/…) is taken as its address part.
+                "partner": partner_slug(read_text(form, "partner", required=True, max_length=300)),
                 "rate": read_text(form, "rate", max_length=30) or "1",
                 "limit": read_duration(form, "limit"),
             }
@@ -96,7 +97,15 @@ def exchange_page(slug: str) -> Any:
         form=form,
         agreements=reads.agreements(access.scheme),
         enabled=current_policy(access.scheme)["exchange"]["enabled"],
+        partners=exchange.partner_candidates(access.scheme),
     )
+
+
+def partner_slug(typed: str) -> str:
+    """``https://timebank.example/s/grace-hill/`` → ``grace-hill``; anything else as typed."""
+    if "/s/" in typed:
+        typed = typed.split("/s/", 1)[1].split("/", 1)[0]
+    return typed.strip().lower()[:60]
 
 
 @bp.route(

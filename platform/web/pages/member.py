@@ -106,7 +106,8 @@ def log_hours(slug: str) -> Any:
         activities=activities,
         activity_options=[(activity.id, activity.name) for activity in activities],
         claims=reads.claims(member_id=access.member.id, limit=10),
-        people=reads.directory(access, exclude_self=False) if access.is_coordinator else None,
+        # The coordinator is the first choice ("Me (…)"): not listed a second time.
+        people=reads.directory(access) if access.is_coordinator else None,
         today=today,
         rules=policy()["claims"],
     )

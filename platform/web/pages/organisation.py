@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import available_timezones
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_user
 
+from timebank.platform.db import run_atomic
 from timebank.platform.identity import services as identity
 from timebank.platform.identity.schemas import UserCreate
 from timebank.platform.schemes import services as schemes
 from timebank.platform.schemes.schemas import SchemeCreate
+from timebank.platform.schemes.zones import zone_groups
 from timebank.platform.web.forms import Form, Submission, read_text
 from timebank.tenants.templates import TEMPLATE_NAMES, load_template
 
@@ -23,8 +24,6 @@ TEMPLATE_TITLES = {
     "youth_court": "A youth court",
     "community": "A neighbourhood time bank",
 }
-COMMON_ZONES = ("Europe/London", "Europe/Dublin", "America/New_York", "America/Chicago",
-                "America/Los_Angeles", "Australia/Sydney")  # fmt: skip
 
 
 def template_choices() -> list[tuple[str, str, str]]:
@@ -32,6 +31,42 @@ def template_choices() -> list[tuple[str, str, str]]:
         (name, TEMPLATE_TITLES[name], load_template(name).get("description", ""))
         for name in TEMPLATE_NAMES
     ]
+
+
+def template_previews() -> list[dict[str, Any]]:
+    """What each template sets up: its activities, rewards and main rules."""
+    previews = []
+    for name in TEMPLATE_NAMES:
+        data = load_template(name)
+        policy = data.get("policy", {})
+        claims = policy.get("claims", {})
+        balance = policy.get("balance", {})
+        rules = [
+            "Members may pay each other"
+            if policy.get("peer_transfers", {}).get("enabled")
+            else "Members cannot pay each other directly",
+            "Hours logged are checked by a coordinator"
+            if claims.get("approval") == "coordinator"
+            else "Hours logged count at once",
+        ]
+        if claims.get("max_minutes_per_claim"):
+            rules.append(f"At most {claims['max_minutes_per_claim'] // 60} hours per claim")
+        if balance.get("min") is not None and balance["min"] < 0:
+            rules.append(f"A member may owe up to {-balance['min'] // 60} hours")
+        if policy.get("exchange", {}).get("enabled"):
+            rules.append("Payments with partner schemes are allowed")
+        previews.append(
+            {
+                "name": name,
+                "title": TEMPLATE_TITLES[name],
+                "activities": [activity["name"] for activity in data.get("activities", [])],
+                "rewards": [
+                    (reward["name"], reward["price"]) for reward in data.get("rewards", [])
+                ],
+                "rules": rules,
+            }
+        )
+    return previews
 
 
 @bp.route("/start", methods=["GET", "POST"])
@@ -52,32 +87,59 @@ def start() -> Any:
                     "timezone": read_text(form, "timezone", max_length=64) or "Europe/London",
                 }
             )
-            user = _signed_in_or_new(form)
-            scheme = schemes.create_scheme(
-                name=scheme_fields["name"],
-                slug=scheme_fields["slug"],
-                template=scheme_fields["template"],
-                timezone=scheme_fields["timezone"],
-                creator=user,
-            )
+            account = _new_account(form)
+
+            def work() -> tuple[Any, Any]:
+                # One unit of work: a taken address (or anything else refused)
+                # leaves no account behind, and nobody is signed in.
+                user = (
+                    current_user._get_current_object()
+                    if account is None
+                    else identity.register_user(
+                        email=account["email"], password=account["password"], name=account["name"]
+                    )
+                )
+                scheme = schemes.create_scheme(
+                    name=scheme_fields["name"],
+                    slug=scheme_fields["slug"],
+                    template=scheme_fields["template"],
+                    timezone=scheme_fields["timezone"],
+                    creator=user,
+                )
+                return user, scheme
+
+            user, scheme = run_atomic(work)
+            if account is not None:
+                login_user(user)
         if sent.ok:
             flash(f"{scheme.name} has been created, and you are its coordinator.")
             return redirect(url_for("manage.welcome", slug=scheme.slug))
         status = sent.status
-    zones = sorted(available_timezones())
     return render_template(
         "organisation/start.html",
         form=form,
         templates=template_choices(),
-        zones=[(zone, zone) for zone in COMMON_ZONES]
-        + [(zone, zone) for zone in zones if zone not in COMMON_ZONES and "/" in zone],
+        previews=template_previews(),
+        zone_groups=zone_groups(),
     ), status
 
 
-def _signed_in_or_new(form: Form) -> Any:
-    """The signed-in person, or a new account from the form (signed in at once)."""
+@bp.route("/start/address")
+def check_address() -> Any:
+    """JSON for the sign-up form: is this address free, or which one to suggest for a name."""
+    slug = request.args.get("slug", "").strip().lower()[:100]
+    name = request.args.get("name", "").strip()[:200]
+    if not slug:
+        suggestion = schemes.suggest_slug(name) if name else ""
+        return jsonify(slug=suggestion, available=bool(suggestion), message=None)
+    problem = schemes.check_slug(slug)
+    return jsonify(slug=slug, available=problem is None, message=problem)
+
+
+def _new_account(form: Form) -> dict[str, str] | None:
+    """The new account the form asks for (checked, not yet created); None when signed in."""
     if current_user.is_authenticated:
-        return current_user._get_current_object()
+        return None
     body = UserCreate().load(
         {
             "name": read_text(form, "person_name", max_length=200),
@@ -85,6 +147,4 @@ def _signed_in_or_new(form: Form) -> Any:
             "password": request.form.get("password", ""),
         },
     )
-    user = identity.register_user(email=body["email"], password=body["password"], name=body["name"])
-    login_user(user)
-    return user
+    return {"email": body["email"], "password": body["password"], "name": body["name"]}

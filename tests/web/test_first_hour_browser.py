@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
-from tests.factories import World
-from tests.web.browser import LiveServer, axe_violations, needs_chromium, screenshot
+from tests.factories import PASSWORD, World
+from tests.tenants.earning.conftest import claim, counts
+from tests.tenants.earning.test_cap_warnings import DAY, capped
+from tests.web.browser import LiveServer, axe_violations, log_in, needs_chromium, screenshot
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -65,3 +67,27 @@ def test_an_invited_person_creates_an_account_and_lands_in_the_scheme(
         .get_json()["items"]
     ]
     assert "Nia Newcomer" not in names
+
+
+def test_logging_hours_past_the_cap_is_warned_about_on_the_form(
+    app: Any, world: World, live_server: LiveServer, browser_context: Any
+) -> None:
+    scheme, member, activity_id = capped(app, world)
+    beta_before = counts(app, world.b.id)
+    claim(world, member, scheme, activity_id, 300, DAY)
+    page = browser_context(viewport={"width": 390, "height": 800}).new_page()
+    log_in(page, live_server, member.email, PASSWORD)
+    page.goto(f"{live_server.url}/s/{scheme.slug}/log-hours")
+    page.get_by_label("What did you do?").select_option(value=str(activity_id))
+    page.get_by_label("How long?").fill("4")
+    page.get_by_label(re.compile("When")).fill(DAY.isoformat())
+    page.get_by_role("button", name="Log these hours").click()
+    warning = page.locator(".flash.warning")
+    assert warning.is_visible()
+    assert "With your claims still waiting for approval" in warning.inner_text()
+    assert "more than the 8:00 hours that can be earned per week" in warning.inner_text()
+    check(page, "first-hour-cap-warning")
+    # Both claims wait (accepted, not credited); Beta saw nothing.
+    assert counts(app, scheme.id)["claims"] == 2
+    assert counts(app, scheme.id)["transactions"] == 0
+    assert counts(app, world.b.id) == beta_before

@@ -20,6 +20,7 @@ from timebank.platform.web.forms import (
 )
 from timebank.platform.web.pages.common import page_access, policy, render, scheme_blueprint
 from timebank.tenants.access import get_member
+from timebank.tenants.earning import caps
 from timebank.tenants.earning import services as earning
 from timebank.tenants.ledger import services as ledger
 from timebank.tenants.marketplace.responses import given_received
@@ -96,6 +97,10 @@ def log_hours(slug: str) -> Any:
                 flash(f"Thank you! {hours} logged and credited.")
             else:
                 flash(f"Thank you! {hours} logged. A coordinator will check and approve them.")
+                own = claim.member_id == access.member.id
+                warning = caps.claim_warning(access.scheme, claim, own=own)
+                if warning:
+                    flash(warning, "warning")
             return redirect(url_for("member.log_hours", slug=slug))
         status = sent.status
     activities = reads.activities()

@@ -17,7 +17,9 @@ import pytest
 from tests.factories import PASSWORD, World
 from tests.tenants.earning.conftest import claim, counts
 from tests.tenants.earning.test_cap_warnings import DAY, capped
+from tests.tenants.spending.support import snapshot
 from tests.web.browser import LiveServer, axe_violations, log_in, needs_chromium, screenshot
+from tests.web.test_first_hour_pages import school_with_computer
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -91,3 +93,26 @@ def test_logging_hours_past_the_cap_is_warned_about_on_the_form(
     assert counts(app, scheme.id)["claims"] == 2
     assert counts(app, scheme.id)["transactions"] == 0
     assert counts(app, world.b.id) == beta_before
+
+
+def test_a_pupil_chooses_a_goal_and_sees_progress_toward_it(
+    app: Any, world: World, live_server: LiveServer, browser_context: Any
+) -> None:
+    scheme, pupil, _computer = school_with_computer(app, world)
+    beta_before = snapshot(app, world.b)
+    page = browser_context(viewport={"width": 390, "height": 800}).new_page()
+    log_in(page, live_server, pupil.email, PASSWORD)
+    page.goto(f"{live_server.url}/s/{scheme.slug}/rewards")
+    card = page.locator(".card", has_text="Pupils' computer")
+    assert "7:30 hours to go" in card.inner_text()
+    assert card.get_by_role("button", name="Redeem Pupils' computer").is_disabled()
+    check(page, "first-hour-rewards-to-go")
+    card.get_by_role("button", name="Make Pupils' computer my goal").click()
+    assert "is now your goal" in page.locator(".flash").inner_text()
+    page.goto(f"{live_server.url}/s/{scheme.slug}/")
+    progress = page.get_by_role("progressbar")
+    assert progress.get_attribute("value") == "150"
+    assert progress.get_attribute("max") == "600"
+    assert "7:30 hours to go" in page.locator("#main").inner_text()
+    check(page, "first-hour-goal-progress")
+    assert snapshot(app, world.b) == beta_before

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 
-from tests.factories import World
+from tests.factories import Person, SchemeInfo, World, add_member, fund, make_scheme, make_user
 from tests.tenants.earning.conftest import claim
 from tests.tenants.earning.test_cap_warnings import DAY, capped
+from tests.tenants.spending.support import create_reward, snapshot
 from tests.web.conftest import Pages, text
 
 
@@ -38,3 +41,43 @@ def test_the_claims_queue_warns_the_coordinator(app: Flask, world: World, pages:
     pages.login(world.b.coordinator)
     beta = text(pages.get("/s/beta-surgery/manage/claims"))
     assert "Mo Member" not in beta and "still waiting for approval" not in beta
+
+
+def school_with_computer(app: Flask, world: World) -> tuple[SchemeInfo, Person, int]:
+    """A school scheme (balances cannot go below zero), a pupil with 2:30 hours."""
+    scheme = make_scheme(app, make_user(app, name="Sam Teacher"), template="school")
+    pupil = make_user(app, name="Pia Pupil")
+    add_member(app, scheme, pupil)
+    fund(app, scheme, pupil, 150)
+    reward = create_reward(world, scheme, name="Pupils' computer", price=600)
+    return scheme, pupil, int(reward["id"])
+
+
+def test_rewards_too_dear_say_what_is_missing_and_a_goal_shows_progress(
+    app: Flask, world: World, pages: Pages
+) -> None:
+    scheme, pupil, computer = school_with_computer(app, world)
+    create_reward(world, scheme, name="Pencil", price=30)
+    beta_reward = create_reward(world, world.b, name="Beta only", price=60)
+    beta_before = snapshot(app, world.b)
+    pages.login(pupil)
+    rewards = pages.get(f"/s/{scheme.slug}/rewards")
+    body = rewards.get_data(as_text=True)
+    assert "7:30 hours to go" in text(rewards)
+    assert re.search(r"<button type=\"submit\" disabled[^>]*>Redeem Pupils&#39; computer", body)
+    assert re.search(r"<button type=\"submit\">Redeem Pencil", body)
+    assert "Your goal" not in text(pages.get(f"/s/{scheme.slug}/"))
+    made = pages.post(f"/s/{scheme.slug}/rewards/{computer}/goal")
+    assert made.status_code == 302
+    overview = pages.get(f"/s/{scheme.slug}/")
+    assert "Your goal: Pupils' computer" in text(overview)
+    assert '<progress id="goal-progress" class="goal" max="600" value="150">' in (
+        overview.get_data(as_text=True)
+    )
+    assert "7:30 hours to go" in text(overview)
+    # Another scheme's reward cannot be a goal here (404, nothing written).
+    assert pages.post(f"/s/{scheme.slug}/rewards/{beta_reward['id']}/goal").status_code == 404
+    assert "Your goal: Pupils' computer" in text(pages.get(f"/s/{scheme.slug}/"))
+    pages.post(f"/s/{scheme.slug}/goal/clear")
+    assert "Your goal" not in text(pages.get(f"/s/{scheme.slug}/"))
+    assert snapshot(app, world.b) == beta_before

@@ -81,3 +81,26 @@ def test_rewards_too_dear_say_what_is_missing_and_a_goal_shows_progress(
     pages.post(f"/s/{scheme.slug}/goal/clear")
     assert "Your goal" not in text(pages.get(f"/s/{scheme.slug}/"))
     assert snapshot(app, world.b) == beta_before
+
+
+def test_a_short_password_is_refused_in_plain_words(world: World, pages: Pages) -> None:
+    page = pages.post("/signup", {"name": "Short", "email": "s@example.test", "password": "abc"})
+    assert page.status_code == 422
+    assert "Your password is too short: use at least 8 characters." in text(page)
+    assert "Length must be" not in text(page)
+    api = world.app.test_client().post(
+        "/api/v1/users", json={"name": "Short", "email": "s@example.test", "password": "abc"}
+    )
+    assert api.status_code == 422
+    assert "Your password is too short: use at least 8 characters." in str(api.get_json())
+    assert "Length must be" not in str(api.get_json())
+    # Nothing was written, in either scheme or on the platform.
+    assert pages.post("/login", {"email": "s@example.test", "password": "abc"}).status_code == 401
+    for scheme in (world.a, world.b):
+        names = [
+            m["name"]
+            for m in world.api(scheme.coordinator)
+            .get(f"/api/v1/schemes/{scheme.slug}/members")
+            .get_json()["items"]
+        ]
+        assert "Short" not in names

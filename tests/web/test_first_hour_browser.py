@@ -116,3 +116,23 @@ def test_a_pupil_chooses_a_goal_and_sees_progress_toward_it(
     assert "7:30 hours to go" in page.locator("#main").inner_text()
     check(page, "first-hour-goal-progress")
     assert snapshot(app, world.b) == beta_before
+
+
+def test_a_statement_prints_without_the_page_chrome(
+    world: World, live_server: LiveServer, browser_context: Any
+) -> None:
+    ann = world.a.members[0]
+    page = browser_context().new_page()
+    log_in(page, live_server, ann.email, PASSWORD)
+    page.goto(live_server.url + "/s/alpha-bank/statement")
+    assert page.locator("header.top").is_visible()
+    page.emulate_media(media="print")
+    assert not page.locator("header.top").is_visible()
+    assert not page.get_by_role(
+        "link", name=re.compile("Download the whole statement")
+    ).is_visible()
+    assert page.get_by_role("heading", name="Statement", level=1).is_visible()
+    page.goto(live_server.url + "/s/alpha-bank/")
+    assert not page.locator(".actions").first.is_visible()
+    assert page.locator(".balance").is_visible()
+    page.pdf(path=str(Path(__file__).resolve().parents[2] / "test-artifacts" / "overview.pdf"))

@@ -104,3 +104,49 @@ def test_a_short_password_is_refused_in_plain_words(world: World, pages: Pages) 
             .get_json()["items"]
         ]
         assert "Short" not in names
+
+
+def test_leaving_with_a_reward_not_collected_warns(app: Flask, world: World, pages: Pages) -> None:
+    ann = world.a.members[0]
+    fund(app, world.a, ann, 120)
+    reward = create_reward(world, world.a, name="Garden voucher", price=60)
+    redeemed = world.api(ann).post(
+        "/api/v1/schemes/alpha-bank/redemptions", {"reward_id": reward["id"], "quantity": 1}
+    )
+    assert redeemed.status_code == 201, redeemed.get_json()
+    code = redeemed.get_json()["code"]
+    beta_before = snapshot(app, world.b)
+    pages.login(ann)
+    page = pages.get("/s/alpha-bank/leave")
+    assert "You have a reward not collected yet" in text(page)
+    assert "Garden voucher" in text(page) and code in text(page)
+    # Once collected, no warning; looking wrote nothing in Beta, and Beta's
+    # leave page shows nothing of Alpha's reward.
+    fulfilled = world.api(world.a.coordinator).post(
+        f"/api/v1/schemes/alpha-bank/redemptions/{redeemed.get_json()['id']}/fulfil"
+    )
+    assert fulfilled.status_code == 200, fulfilled.get_json()
+    assert "not collected yet" not in text(pages.get("/s/alpha-bank/leave"))
+    assert snapshot(app, world.b) == beta_before
+    pages.login(world.b.members[0])
+    beta_page = text(pages.get("/s/beta-surgery/leave"))
+    assert "not collected yet" not in beta_page and "Garden voucher" not in beta_page
+
+
+def test_the_favicon_is_served_and_linked(app: Flask, world: World, pages: Pages) -> None:
+    icon = pages.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.mimetype == "image/vnd.microsoft.icon"
+    assert icon.get_data()[:4] == b"\x00\x00\x01\x00"  # an ICO header
+    pages.login(world.a.members[0])
+    assert '<link rel="icon" href="/favicon.ico"' in pages.get("/s/alpha-bank/").get_data(
+        as_text=True
+    )
+
+
+def test_the_stylesheet_prints_statements_and_overviews_without_the_chrome(pages: Pages) -> None:
+    css = pages.get("/static/timebank.css").get_data(as_text=True)
+    printed = css[css.index("@media print") :]
+    for hidden in ("header.top", ".scheme-nav", ".actions", ".pager", "form"):
+        assert hidden in printed.split("display: none")[0]
+    assert "thead { display: table-header-group; }" in printed

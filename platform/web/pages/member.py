@@ -369,4 +369,5 @@ def leave(slug: str) -> Any:
         form=form,
         account=ledger.member_account(access.member.id),
         people=reads.directory(access),
+        uncollected=reads.redemptions(member_id=access.member.id, status="pending", limit=50),
     )

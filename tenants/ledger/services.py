@@ -315,7 +315,7 @@ def describe_transactions(transactions: Sequence[Transaction]) -> list[dict[str,
                 )
             ).all()
         )
-    partners = _partner_slugs({t.partner_scheme_id for t in transactions if t.partner_scheme_id})
+    partners = _partners({t.partner_scheme_id for t in transactions if t.partner_scheme_id})
     return [
         {
             "id": t.id,
@@ -325,19 +325,26 @@ def describe_transactions(transactions: Sequence[Transaction]) -> list[dict[str,
             "created_at": t.created_at,
             "reverses_id": t.reverses_id,
             "reversed_by_id": reversed_by.get(t.id),
-            "partner": partners.get(t.partner_scheme_id) if t.partner_scheme_id else None,
+            "partner": partners[t.partner_scheme_id][0]
+            if t.partner_scheme_id in partners
+            else None,
+            "partner_name": (
+                partners[t.partner_scheme_id][1] if t.partner_scheme_id in partners else None
+            ),
             "postings": legs[t.id],
         }
         for t in transactions
     ]
 
 
-def _partner_slugs(scheme_ids: set[int | None]) -> dict[int | None, str]:
+def _partners(scheme_ids: set[int | None]) -> dict[int | None, tuple[str, str]]:
+    """``{scheme id: (slug, name)}``: the slug for machines, the name for people."""
     if not scheme_ids:
         return {}
-    return dict(
-        db.session.execute(select(Scheme.id, Scheme.slug).where(Scheme.id.in_(scheme_ids))).all()
-    )
+    rows = db.session.execute(
+        select(Scheme.id, Scheme.slug, Scheme.name).where(Scheme.id.in_(scheme_ids))
+    ).all()
+    return {scheme_id: (slug, name) for scheme_id, slug, name in rows}
 
 
 def statement_query(account_id: int) -> Any:

@@ -7,6 +7,7 @@ import re
 from flask import Flask
 
 from tests.factories import Person, SchemeInfo, World, add_member, fund, make_scheme, make_user
+from tests.platform.exchange.support import agree, pay
 from tests.tenants.earning.conftest import claim
 from tests.tenants.earning.test_cap_warnings import DAY, capped
 from tests.tenants.spending.support import create_reward, snapshot
@@ -150,3 +151,26 @@ def test_the_stylesheet_prints_statements_and_overviews_without_the_chrome(pages
     for hidden in ("header.top", ".scheme-nav", ".actions", ".pager", "form"):
         assert hidden in printed.split("display: none")[0]
     assert "thead { display: table-header-group; }" in printed
+
+
+def test_payments_between_schemes_name_the_partner_scheme_not_its_slug(
+    app: Flask, world: World, pages: Pages
+) -> None:
+    agree(world, world.a, world.b, rate="1", limit=600)
+    ann, ben = world.a.members[0], world.b.members[0]
+    fund(app, world.a, ann, 120)
+    paid = pay(world, ann, world.a, world.b, ben, 30)
+    assert paid.status_code == 201, paid.get_json()
+    assert paid.get_json()["partner"] == "beta-surgery"
+    assert paid.get_json()["partner_name"] == "Beta Surgery"
+    pages.login(ann)
+    for path in ("/s/alpha-bank/", "/s/alpha-bank/statement"):
+        page = text(pages.get(path))
+        assert "Payment to a member of Beta Surgery" in page
+        assert "beta-surgery" not in page
+    pages.login(ben)
+    page = text(pages.get("/s/beta-surgery/statement"))
+    assert "Payment from a member of Alpha Time Bank" in page and "alpha-bank" not in page
+    # Each side sees only its own leg: Bella in Beta has no line about it.
+    pages.login(world.b.members[1])
+    assert "Payment from a member" not in text(pages.get("/s/beta-surgery/statement"))

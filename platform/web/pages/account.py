@@ -226,6 +226,7 @@ def accept_invitation(token: str) -> Any:
             token=token,
             form=form,
         ), error.status
+    session.pop(INVITATION_KEY, None)
     flash(f"Welcome to {scheme.name}! This is your page in the scheme.")
     return redirect(url_for("member.overview", slug=scheme.slug))
 

@@ -56,9 +56,13 @@ def create_operator(email: str, password: str, name: str) -> None:
 @click.option("--scheme", "slug", default=None, help="Only this scheme.")
 @with_appcontext
 def verify(slug: str | None) -> None:
-    """Check every ledger invariant; exit 1 on a break."""
+    """Check every ledger invariant; exit 1 on a break (2 on an unknown scheme)."""
+    from timebank.tenants.access import find_scheme
     from timebank.tenants.ledger.verify import verify_ledger
 
+    if slug is not None and find_scheme(slug) is None:
+        # A mistyped name is a usage error, not a broken ledger.
+        raise click.BadParameter(f"no scheme {slug!r}", param_hint="--scheme")
     report = verify_ledger(slug)
     for line in report.lines():
         click.echo(line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -109,3 +110,5 @@ def import_members(slug: str, file: Path, actor_email: str | None) -> None:
         click.echo(
             f"  row {row_error['row']}: {row_error['field']}: {row_error['message']}", err=True
         )
+    if result["errors"]:
+        sys.exit(1)  # after the summary: some rows were not imported

@@ -1,13 +1,38 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from timebank.platform.api.schemas import Strict
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 200
+
+
+def password_problem(password: str) -> str | None:
+    """A new password's length rule in plain words (``None`` when it is fine)."""
+    if len(password) < MIN_PASSWORD:
+        return (
+            f"Your password is too short: use at least {MIN_PASSWORD} characters. "
+            "A few words together is long enough and easy to remember."
+        )
+    if len(password) > MAX_PASSWORD:
+        return f"Your password is too long: use at most {MAX_PASSWORD} characters."
+    return None
+
+
+def _check_new_password(password: str) -> None:
+    problem = password_problem(password)
+    if problem is not None:
+        raise ValidationError(problem)
+
+
+def new_password() -> fields.String:
+    return fields.String(required=True, validate=_check_new_password)
 
 
 class UserCreate(Strict):
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    password = fields.String(required=True, validate=validate.Length(min=8, max=200))
+    password = new_password()
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
 
 
@@ -47,9 +72,9 @@ class PasswordForgot(Strict):
 
 class PasswordReset(Strict):
     token = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    password = fields.String(required=True, validate=validate.Length(min=8, max=200))
+    password = new_password()
 
 
 class PasswordChange(Strict):
     current_password = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    password = fields.String(required=True, validate=validate.Length(min=8, max=200))
+    password = new_password()

@@ -14,9 +14,8 @@ from timebank.platform.api.errors import Conflict, FieldError, Unauthorized
 from timebank.platform.db import atomic, db
 from timebank.platform.identity.models import ApiToken, User
 from timebank.platform.identity.passwords import hash_password, needs_rehash, verify_password
+from timebank.platform.identity.schemas import password_problem
 from timebank.platform.ratelimit import note_wrong_password
-
-MIN_PASSWORD, MAX_PASSWORD = 8, 200
 
 
 def hash_token(token: str) -> str:
@@ -147,8 +146,9 @@ def set_password(user: User, password: str) -> User:
 
     The caller signs the current browser in again if it should stay signed in.
     """
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise FieldError("password", f"Use between {MIN_PASSWORD} and {MAX_PASSWORD} characters.")
+    problem = password_problem(password)
+    if problem is not None:
+        raise FieldError("password", problem)
     sign_out_everywhere(user)
     user.password_hash = hash_password(password)
     return user

@@ -294,7 +294,7 @@ def _spend_words(line: _Line) -> str:
 
 
 def _exchange_words(line: _Line) -> str:
-    partner = line.item.get("partner") or "a partner scheme"
+    partner = line.item.get("partner_name") or "a partner scheme"
     if line.incoming:
         return f"Payment from a member of {partner}"
     return f"Payment to a member of {partner}"

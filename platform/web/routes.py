@@ -13,7 +13,17 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 
@@ -79,6 +89,18 @@ def is_local_path(target: str) -> bool:
         candidate.startswith("/") and not candidate.startswith("//") and "\\" not in candidate
         for candidate in (target, decoded_path)
     ) and all("!" <= char <= "~" for char in decoded_path)
+
+
+@bp.route("/favicon.ico")
+def favicon() -> Any:
+    """Browsers ask for it on every site; the same small icon base.html links to."""
+    assert current_app.static_folder is not None
+    return send_from_directory(
+        current_app.static_folder,
+        "favicon.ico",
+        mimetype="image/vnd.microsoft.icon",
+        max_age=7 * 24 * 3600,
+    )
 
 
 @bp.route("/")

@@ -8,7 +8,7 @@ from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.api.pagination import keyset_page, page
 from timebank.tenants.access import readable_member, scheme_access
-from timebank.tenants.earning import awards, services
+from timebank.tenants.earning import awards, caps, services
 from timebank.tenants.earning.models import Activity, Claim
 from timebank.tenants.earning.schemas import (
     ActivityIn,
@@ -18,6 +18,7 @@ from timebank.tenants.earning.schemas import (
     ActivityQuery,
     AwardIn,
     AwardOut,
+    ClaimCreatedOut,
     ClaimIn,
     ClaimOut,
     ClaimPage,
@@ -82,10 +83,10 @@ def update_activity(body: dict[str, Any], slug: str, activity_id: int) -> Activi
 @blp.route("/claims", methods=["POST"])
 @idempotent
 @blp.arguments(ClaimIn)
-@blp.response(201, ClaimOut)
+@blp.response(201, ClaimCreatedOut)
 def submit_claim(body: dict[str, Any], slug: str) -> Claim:
     access = scheme_access(slug, write=True)
-    return services.submit_claim(
+    claim = services.submit_claim(
         access.scheme,
         access.member,
         activity_id=body["activity_id"],
@@ -96,6 +97,10 @@ def submit_claim(body: dict[str, Any], slug: str) -> Claim:
         is_coordinator=access.is_coordinator,
         actor_user_id=access.user.id,
     )
+    own = claim.member_id == access.member.id
+    # Not stored: read by ClaimCreatedOut.warning for this response only.
+    setattr(claim, "cap_warning", caps.claim_warning(access.scheme, claim, own=own))  # noqa: B010
+    return claim
 
 
 @blp.route("/claims")

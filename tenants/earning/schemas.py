@@ -130,6 +130,12 @@ class ClaimOut(Schema):
     created_at = fields.DateTime()
 
 
+class ClaimCreatedOut(ClaimOut):
+    """A claim just logged: with a warning when it takes the member past the cap."""
+
+    warning = fields.String(attribute="cap_warning", allow_none=True)
+
+
 ClaimPage = page_schema(ClaimOut, "ClaimPage")
 
 

@@ -136,10 +136,15 @@ def statement_csv(args: dict[str, Any], slug: str) -> Response:
     account = services.member_account(member_id)
     scheme_id = access.scheme.id
 
+    if access.is_coordinator:
+        names_shown = "full"
+    else:
+        names_shown = current_policy(access.scheme)["privacy"]["member_directory"]
+
     def rows() -> Iterator[str]:
         # Streamed after the view returns: name the scheme again for the queries.
         with tenancy.scheme_context(scheme_id):
-            yield from _csv_lines(account.id)
+            yield from _csv_lines(account.id, names_shown)
 
     filename = f"{access.scheme.slug}-statement-{member_id}.csv"
     return Response(
@@ -149,17 +154,64 @@ def statement_csv(args: dict[str, Any], slug: str) -> Response:
     )
 
 
-def _csv_lines(account_id: int) -> Iterator[str]:
+CSV_HEADER = [
+    "date",
+    "transaction_id",
+    "kind",
+    "other_party",
+    "memo",
+    "hours",
+    "minutes",
+    "balance_after",
+]
+ACCOUNT_WORDS = {
+    "issuance": "the scheme",
+    "redemption": "rewards",
+    "pot": "the community pot",
+    "expiry": "credits lapsed",
+}
+
+
+def hours_and_minutes(minutes: int) -> str:
+    """``-150`` → ``−2:30`` (a real minus sign, U+2212: an ASCII ``-`` at the start of a
+    cell is what the spreadsheet writer neutralises as a possible formula)."""
+    sign = "\u2212" if minutes < 0 else ""
+    return f"{sign}{abs(minutes) // 60}:{abs(minutes) % 60:02d}"
+
+
+def _other_party(row: dict[str, Any], names: dict[int, str], names_shown: str) -> str:
+    if row["partner_name"]:
+        return f"a member of {row['partner_name']}"
+    member_id = row["other_member_id"]
+    if member_id is not None:
+        if names_shown == "hidden":
+            return "a member"
+        name = names.get(member_id, "a member")
+        return name.split(" ")[0] if names_shown == "first_names" else name
+    return ACCOUNT_WORDS.get(row["other_account_kind"] or "", "")
+
+
+def _csv_lines(account_id: int, names_shown: str) -> Iterator[str]:
+    """The statement as CSV lines; the header row always (an empty statement is not 0 bytes)."""
     buffer = io.StringIO()
     writer = spreadsheet.writer(buffer)
-    writer.writerow(["date", "transaction_id", "kind", "memo", "minutes", "balance_after"])
+    writer.writerow(CSV_HEADER)
+    yield buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate(0)
+    names: dict[int, str] = {}
     for row in services.statement_rows(account_id):
+        member_id = row["other_member_id"]
+        if member_id is not None and member_id not in names:
+            names.update(services.member_names([member_id]))
         writer.writerow(
             [
                 row["date"].isoformat(),
                 row["transaction_id"],
                 row["kind"],
+                _other_party(row, names, names_shown),
                 row["memo"],
+                hours_and_minutes(row["amount"]),
                 row["amount"],
                 row["balance_after"],
             ]

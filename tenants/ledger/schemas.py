@@ -44,6 +44,7 @@ class TransactionOut(Schema):
     reverses_id = fields.Integer(allow_none=True)
     reversed_by_id = fields.Integer(allow_none=True)
     partner = fields.String(allow_none=True)
+    partner_name = fields.String(allow_none=True)
     postings = fields.List(fields.Nested(PostingOut))
     exchange = fields.Nested(ExchangeLegOut)
 

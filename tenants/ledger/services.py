@@ -322,7 +322,7 @@ def describe_transactions(items: Sequence[Transaction | Posted]) -> list[dict[st
                 )
             ).all()
         )
-    partners = _partner_slugs({t.partner_scheme_id for t in transactions if t.partner_scheme_id})
+    partners = _partners({t.partner_scheme_id for t in transactions if t.partner_scheme_id})
     return [
         {
             "id": t.id,
@@ -332,19 +332,26 @@ def describe_transactions(items: Sequence[Transaction | Posted]) -> list[dict[st
             "created_at": t.created_at,
             "reverses_id": t.reverses_id,
             "reversed_by_id": reversed_by.get(t.id),
-            "partner": partners.get(t.partner_scheme_id) if t.partner_scheme_id else None,
+            "partner": partners[t.partner_scheme_id][0]
+            if t.partner_scheme_id in partners
+            else None,
+            "partner_name": (
+                partners[t.partner_scheme_id][1] if t.partner_scheme_id in partners else None
+            ),
             "postings": legs[t.id],
         }
         for t in transactions
     ]
 
 
-def _partner_slugs(scheme_ids: set[int | None]) -> dict[int | None, str]:
+def _partners(scheme_ids: set[int | None]) -> dict[int | None, tuple[str, str]]:
+    """``{scheme id: (slug, name)}``: the slug for machines, the name for people."""
     if not scheme_ids:
         return {}
-    return dict(
-        db.session.execute(select(Scheme.id, Scheme.slug).where(Scheme.id.in_(scheme_ids))).all()
-    )
+    rows = db.session.execute(
+        select(Scheme.id, Scheme.slug, Scheme.name).where(Scheme.id.in_(scheme_ids))
+    ).all()
+    return {scheme_id: (slug, name) for scheme_id, slug, name in rows}
 
 
 def statement_query(account_id: int) -> Any:
@@ -360,6 +367,20 @@ def statement_query(account_id: int) -> Any:
     )
 
 
+def _other_sides(account_id: int, transaction_ids: list[int]) -> dict[int, tuple[str, int | None]]:
+    """Per transaction, the first other account's ``(kind, member_id)`` (members first)."""
+    rows = db.session.execute(
+        select(Posting.transaction_id, Account.kind, Account.member_id)
+        .join(Account, Account.id == Posting.account_id)
+        .where(Posting.transaction_id.in_(transaction_ids), Posting.account_id != account_id)
+        .order_by(Posting.transaction_id, Account.member_id.is_(None), Posting.account_id)
+    ).all()
+    found: dict[int, tuple[str, int | None]] = {}
+    for transaction_id, kind, member_id in rows:
+        found.setdefault(transaction_id, (kind, member_id))
+    return found
+
+
 def statement_rows(account_id: int, *, batch: int = 1000) -> Iterable[dict[str, Any]]:
     """Every posting of an account, oldest first, for CSV export (streamed in batches)."""
     last = 0
@@ -373,7 +394,11 @@ def statement_rows(account_id: int, *, batch: int = 1000) -> Iterable[dict[str, 
         ).all()
         if not rows:
             return
+        others = _other_sides(account_id, [transaction.id for _, transaction in rows])
+        partners = _partners({t.partner_scheme_id for _, t in rows if t.partner_scheme_id})
         for posting, transaction in rows:
+            kind, member_id = others.get(transaction.id, (None, None))
+            partner = partners.get(transaction.partner_scheme_id)
             yield {
                 "date": transaction.created_at,
                 "transaction_id": transaction.id,
@@ -381,5 +406,10 @@ def statement_rows(account_id: int, *, batch: int = 1000) -> Iterable[dict[str, 
                 "memo": transaction.memo or "",
                 "amount": posting.amount,
                 "balance_after": posting.balance_after,
+                # The other side: a member (named by the caller, as its
+                # directory allows), a scheme account's kind, or a partner scheme.
+                "other_member_id": member_id,
+                "other_account_kind": kind,
+                "partner_name": partner[1] if partner else None,
             }
         last = rows[-1][0].account_version

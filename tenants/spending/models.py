@@ -90,3 +90,19 @@ class ExpiryNotice(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
         tenant_fk(["member_id"], "members"),
         UniqueConstraint("scheme_id", "member_id", "lapses_on"),
     )
+
+
+class RewardGoal(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
+    """The one reward a member is saving up for (shown as progress on their overview)."""
+
+    __tablename__ = "reward_goals"
+
+    member_id: Mapped[int] = mapped_column(BigInteger)
+    reward_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = utcnow_column()
+
+    __table_args__ = (
+        tenant_fk(["member_id"], "members"),
+        tenant_fk(["reward_id"], "rewards"),
+        UniqueConstraint("scheme_id", "member_id"),
+    )

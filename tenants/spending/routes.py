@@ -10,11 +10,13 @@ from timebank.platform.api.pagination import keyset_page, page
 from timebank.tenants.access import readable_member, scheme_access
 from timebank.tenants.ledger.schemas import TransactionOut
 from timebank.tenants.ledger.services import describe_transactions
-from timebank.tenants.spending import gifts, leaving, services
+from timebank.tenants.spending import gifts, goals, leaving, services
 from timebank.tenants.spending.models import Redemption, Reward
 from timebank.tenants.spending.schemas import (
     DecisionIn,
     GiftIn,
+    GoalIn,
+    GoalOut,
     GrantIn,
     LeaveIn,
     MembershipEndOut,
@@ -191,6 +193,36 @@ def grant(body: dict[str, Any], slug: str) -> dict[str, Any]:
 
 
 # --- leaving ------------------------------------------------------------------
+
+
+# --- the caller's reward goal --------------------------------------------------------
+
+NO_GOAL = dict.fromkeys(GoalOut().fields, None)
+
+
+@blp.route("/goal")
+@blp.response(200, GoalOut)
+def goal(slug: str) -> dict[str, Any]:
+    """The caller's reward goal and progress (every field ``null`` when none is set)."""
+    access = scheme_access(slug)
+    return goals.goal_of(access.member.id) or NO_GOAL
+
+
+@blp.route("/goal", methods=["PUT"])
+@blp.arguments(GoalIn)
+@blp.response(200, GoalOut)
+def set_goal(body: dict[str, Any], slug: str) -> dict[str, Any]:
+    """Mark one active reward as the caller's goal (replacing any other)."""
+    access = scheme_access(slug, write=True)
+    goals.set_goal(access.scheme, access.member, body["reward_id"], actor_user_id=access.user.id)
+    return goals.goal_of(access.member.id) or NO_GOAL
+
+
+@blp.route("/goal", methods=["DELETE"])
+@blp.response(204)
+def clear_goal(slug: str) -> None:
+    access = scheme_access(slug, write=True)
+    goals.clear_goal(access.scheme, access.member, actor_user_id=access.user.id)
 
 
 @blp.route("/leave", methods=["POST"])

@@ -204,3 +204,19 @@ class MembershipEndOut(Schema):
     balance = fields.Integer()
     account_status = fields.String()
     transaction_id = fields.Integer(allow_none=True)
+
+
+class GoalIn(Strict):
+    reward_id = object_id(required=True)
+
+
+class GoalOut(Schema):
+    """The caller's reward goal; every field ``null`` when none is set."""
+
+    reward_id = fields.Integer(allow_none=True)
+    reward_name = fields.String(allow_none=True)
+    price = fields.Integer(allow_none=True)
+    balance = fields.Integer(allow_none=True)
+    missing_minutes = fields.Integer(allow_none=True)
+    progress_minutes = fields.Integer(allow_none=True)
+    set_at = fields.DateTime(allow_none=True)

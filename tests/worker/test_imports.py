@@ -164,12 +164,20 @@ def test_cli_import_shows_progress_and_is_rerunnable(world: World, tmp_path: Pat
     path.write_text(csv_of(world))
     runner = world.app.test_cli_runner()
     result = runner.invoke(args=["members", "import", world.a.slug, str(path)])
-    assert result.exit_code == 0, result.output
+    # A row failed: exit 1, after the summary and the row's error are printed.
+    assert result.exit_code == 1, result.output
     assert "3 invited, 1 skipped" in result.output
     assert "row 4: email" in result.output
     again = runner.invoke(args=["members", "import", world.a.slug, str(path)])
-    assert "0 invited, 4 skipped" in again.output
-    assert invitations(world.app, world.a.id) == EXPECTED_INVITED
+    assert again.exit_code == 1 and "0 invited, 4 skipped" in again.output
+    clean = tmp_path / "one.csv"
+    clean.write_text("name,email,role\nOlive Oak,olive@example.test,member\n")
+    fine = runner.invoke(args=["members", "import", world.a.slug, str(clean)])
+    assert fine.exit_code == 0, fine.output
+    assert "1 invited, 0 skipped" in fine.output and "0 row(s) with errors" in fine.output
+    assert invitations(world.app, world.a.id) == sorted(
+        [*EXPECTED_INVITED, ("olive@example.test", "member")]
+    )
     refused = runner.invoke(
         args=["members", "import", world.a.slug, str(path), "--actor", world.a.members[0].email]
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from timebank.platform.api.errors import ApiError
@@ -21,12 +21,36 @@ from timebank.tenants.memberships import services as memberships
 bp = Blueprint("account", __name__)
 
 
+INVITATION_KEY = "invitation"  # the token of the invitation being followed, in the session
+
+
+def _followed_invitation() -> tuple[str, Any, Any] | None:
+    """The open invitation this browser came from (``?invitation=`` or the session)."""
+    token = request.args.get("invitation") or session.get(INVITATION_KEY)
+    if not isinstance(token, str) or not token:
+        return None
+    try:
+        found, scheme = memberships.preview_invitation(token)
+    except ApiError:
+        session.pop(INVITATION_KEY, None)
+        return None
+    if _invitation_state(found) != "open":
+        session.pop(INVITATION_KEY, None)
+        return None
+    return token, found, scheme
+
+
 @bp.route("/signup", methods=["GET", "POST"])
 def signup() -> Any:
     next_page = request.args.get("next")
+    followed = _followed_invitation()
+    invited_scheme = followed[2] if followed else None
     if request.method == "GET":
-        form = Form(values={"email": request.args.get("email", "")})
-        return render_template("account/signup.html", form=form, next=next_page)
+        email = request.args.get("email", "") or (followed[1].email if followed else "")
+        form = Form(values={"email": email})
+        return render_template(
+            "account/signup.html", form=form, next=next_page, invited_scheme=invited_scheme
+        )
     form = Form.from_request()
     form.values.pop("password", None)
     with Submission(form, {"email": "email", "name": "name", "password": "password"}) as sent:
@@ -43,10 +67,28 @@ def signup() -> Any:
     if not sent.ok:
         if form.message and "already exists" in form.message:
             form.add("email", form.message + " Log in instead, or reset your password.")
-        return render_template("account/signup.html", form=form, next=next_page), sent.status
+        return render_template(
+            "account/signup.html", form=form, next=next_page, invited_scheme=invited_scheme
+        ), sent.status
     login_user(user)
+    if followed is not None:
+        return _join_after_signup(followed[0], user)
     flash(f"Welcome, {user.name}. Your account is ready.")
     return redirect(safe_next(next_page))
+
+
+def _join_after_signup(token: str, user: Any) -> Any:
+    """A new account made from an invitation joins its scheme straight away."""
+    session.pop(INVITATION_KEY, None)
+    try:
+        _member, scheme = memberships.accept_invitation(token, user)
+    except ApiError as error:
+        # Another address than the invitation's: the account stands, the
+        # invitation page says why it cannot be used with it.
+        flash(f"Welcome, {user.name}. Your account is ready. {error.detail}")
+        return redirect(url_for("account.invitation", token=token))
+    flash(f"Welcome, {user.name}. Your account is ready, and you have joined {scheme.name}.")
+    return redirect(url_for("member.overview", slug=scheme.slug))
 
 
 # --- password reset -----------------------------------------------------------------
@@ -149,11 +191,15 @@ def _invitation_state(invitation: Any) -> str:
 def invitation(token: str) -> Any:
     found, scheme = memberships.preview_invitation(token)  # 410 page for an unknown link
     member_of = {m["scheme"] for m in _memberships()}
+    state = _invitation_state(found)
+    if not current_user.is_authenticated and state == "open":
+        # Remembered so that "Create an account" (from anywhere) joins this scheme.
+        session[INVITATION_KEY] = token
     return render_template(
         "account/invitation.html",
         invitation=found,
         invited_scheme=scheme,
-        state=_invitation_state(found),
+        state=state,
         already_member=scheme.slug in member_of,
         email_matches=current_user.is_authenticated
         and current_user.email.lower() == found.email.lower(),
@@ -180,6 +226,7 @@ def accept_invitation(token: str) -> Any:
             token=token,
             form=form,
         ), error.status
+    session.pop(INVITATION_KEY, None)
     flash(f"Welcome to {scheme.name}! This is your page in the scheme.")
     return redirect(url_for("member.overview", slug=scheme.slug))
 

@@ -25,7 +25,7 @@ from timebank.platform.web.pages.common import page_access, render
 from timebank.platform.web.pages.manage import bp, welcome_page
 from timebank.platform.web.routes import safe_next
 from timebank.tenants.access import get_member
-from timebank.tenants.earning import awards
+from timebank.tenants.earning import awards, caps
 from timebank.tenants.earning import services as earning
 from timebank.tenants.ledger import services as ledger
 from timebank.tenants.memberships import imports
@@ -39,7 +39,7 @@ from timebank.tenants.policy.services import current_policy
 
 @bp.route("/claims", methods=["GET", "POST"])
 def claims(slug: str) -> Any:
-    page_access(coordinator=True)
+    access = page_access(coordinator=True)
     form = Form()
     results: list[tuple[str, str]] = []  # (outcome, message) per claim
     status = 200
@@ -61,11 +61,13 @@ def claims(slug: str) -> Any:
                 return redirect(url_for("manage.claims", slug=slug))
             form.message = "Some claims could not be decided: see below."
         status = 422
+    pending = reads.claims(status="pending", limit=200)
     return render(
         "manage/claims.html",
         status,
         form=form,
-        pending=reads.claims(status="pending", limit=200),
+        pending=pending,
+        cap_warnings=caps.queue_warnings(access.scheme, [item["claim"] for item in pending]),
         results=results,
         recent=reads.claims(limit=10),
     )

@@ -20,10 +20,11 @@ from timebank.platform.web.forms import (
 )
 from timebank.platform.web.pages.common import page_access, policy, render, scheme_blueprint
 from timebank.tenants.access import get_member
+from timebank.tenants.earning import caps
 from timebank.tenants.earning import services as earning
 from timebank.tenants.ledger import services as ledger
 from timebank.tenants.marketplace.exchanges import given_received
-from timebank.tenants.spending import gifts, leaving
+from timebank.tenants.spending import gifts, goals, leaving
 from timebank.tenants.spending import services as spending
 
 bp = scheme_blueprint("member")
@@ -43,6 +44,7 @@ def overview(slug: str) -> Any:
         recent=recent,
         my_claims=reads.claims(member_id=access.member.id, limit=5),
         exchanges=given_received(access.member.id),
+        goal=goals.goal_of(access.member.id),
         pending_count=len(reads.claims(status="pending", limit=100))
         if access.is_coordinator
         else 0,
@@ -96,6 +98,10 @@ def log_hours(slug: str) -> Any:
                 flash(f"Thank you! {hours} logged and credited.")
             else:
                 flash(f"Thank you! {hours} logged. A coordinator will check and approve them.")
+                own = claim.member_id == access.member.id
+                warning = caps.claim_warning(access.scheme, claim, own=own)
+                if warning:
+                    flash(warning, "warning")
             return redirect(url_for("member.log_hours", slug=slug))
         status = sent.status
     activities = reads.activities()
@@ -230,15 +236,41 @@ def _name(member_id: int) -> str:
 @bp.route("/rewards")
 def rewards(slug: str) -> Any:
     access = page_access()
+    return _rewards_page(access, Form(), None)
+
+
+def _rewards_page(access: Any, form: Form, failed_reward: int | None, status: int = 200) -> Any:
+    rewards = reads.rewards()
+    goal = goals.goal_of(access.member.id)
     return render(
         "member/rewards.html",
-        rewards=reads.rewards(),
+        status,
+        rewards=rewards,
+        missing=goals.missing_for(access.scheme, access.member.id, rewards),
+        goal_id=goal["reward_id"] if goal else None,
         mine=reads.redemptions(member_id=access.member.id, limit=10),
         account=ledger.member_account(access.member.id),
         enabled=policy()["rewards"]["enabled"],
-        form=Form(),
-        failed_reward=None,
+        form=form,
+        failed_reward=failed_reward,
     )
+
+
+@bp.route("/rewards/<int:reward_id>/goal", methods=["POST"])
+def set_goal(slug: str, reward_id: int) -> Any:
+    access = page_access(write=True)
+    reward = spending.get_reward(reward_id)  # 404 for another scheme's reward
+    goals.set_goal(access.scheme, access.member, reward.id, actor_user_id=access.user.id)
+    flash(f"{reward.name} is now your goal. Your page shows how close you are.")
+    return redirect(url_for("member.rewards", slug=slug))
+
+
+@bp.route("/goal/clear", methods=["POST"])
+def clear_goal(slug: str) -> Any:
+    access = page_access(write=True)
+    if goals.clear_goal(access.scheme, access.member, actor_user_id=access.user.id):
+        flash("You no longer have a goal.")
+    return redirect(url_for("member.rewards", slug=slug))
 
 
 @bp.route("/rewards/<int:reward_id>/redeem", methods=["POST"])
@@ -261,16 +293,7 @@ def redeem(slug: str, reward_id: int) -> Any:
         )
     if sent.ok:
         return redirect(url_for("member.redemption", slug=slug, redemption_id=redemption.id))
-    return render(
-        "member/rewards.html",
-        sent.status,
-        rewards=reads.rewards(),
-        mine=reads.redemptions(member_id=access.member.id, limit=10),
-        account=ledger.member_account(access.member.id),
-        enabled=policy()["rewards"]["enabled"],
-        form=form,
-        failed_reward=reward_id,
-    )
+    return _rewards_page(access, form, reward_id, sent.status)
 
 
 @bp.route("/redemptions/<int:redemption_id>")
@@ -347,4 +370,5 @@ def leave(slug: str) -> Any:
         form=form,
         account=ledger.member_account(access.member.id),
         people=reads.directory(access),
+        uncollected=reads.redemptions(member_id=access.member.id, status="pending", limit=50),
     )

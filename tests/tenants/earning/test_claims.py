@@ -120,6 +120,7 @@ def test_policy_approval_follows_the_policy(app: Flask, world: World) -> None:
         "entered_by": world.b.members[0].user_id,
         "decided_by": None,
         "decided_at": None,
+        "warning": None,
     }
     assert balance(world, world.b, world.b.members[0]) == 0
 

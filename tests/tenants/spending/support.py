@@ -42,7 +42,7 @@ def snapshot(app: Flask, scheme: SchemeInfo) -> dict[str, Any]:
     """Everything spending and the ledger wrote in one scheme, read under its own context."""
     from timebank.platform.audit import AuditEvent
     from timebank.tenants.ledger.models import Account, Posting, Transaction
-    from timebank.tenants.spending.models import ExpiryNotice, Redemption, Reward
+    from timebank.tenants.spending.models import ExpiryNotice, Redemption, Reward, RewardGoal
 
     with app.app_context(), tenancy.scheme_context(scheme.id):
         out: dict[str, Any] = {
@@ -53,6 +53,7 @@ def snapshot(app: Flask, scheme: SchemeInfo) -> dict[str, Any]:
                 ("rewards", Reward),
                 ("redemptions", Redemption),
                 ("notices", ExpiryNotice),
+                ("reward_goals", RewardGoal),
                 ("audit", AuditEvent),
             )
         }

@@ -9,7 +9,6 @@ from typing import cast
 from flask import current_app
 from sqlalchemy import select
 
-from timebank.platform import tenancy
 from timebank.platform.billing.models import SchemeBilling
 from timebank.platform.billing.plans import (
     OVERDUE_REASON,
@@ -21,7 +20,7 @@ from timebank.platform.identity.models import User
 from timebank.platform.mail import send_mail
 from timebank.platform.schemes.models import Scheme
 from timebank.platform.schemes.services import set_scheme_status
-from timebank.tenants.memberships.models import Member
+from timebank.tenants.memberships.services import coordinators_to_mail
 
 SYSTEM = cast(User, SimpleNamespace(id=None))
 
@@ -39,13 +38,7 @@ def end_dunning(row: SchemeBilling, scheme: Scheme) -> bool:
 
 def mail_coordinators(scheme: Scheme, row: SchemeBilling, days: int) -> None:
 
-    with tenancy.scheme_context(scheme.id):
-        people = db.session.execute(
-            select(User.email, User.name)
-            .join(Member, Member.user_id == User.id)
-            .where(Member.role == "coordinator", Member.status == "active")
-            .order_by(User.id)
-        ).all()
+    people = coordinators_to_mail(scheme.id)
     link = f"{current_app.config['BASE_URL']}/s/{scheme.slug}/billing"
     for email, name in people:
         send_mail(

@@ -40,12 +40,11 @@ from timebank.platform.exchange.terms import (
     scheme_by_id,
     show_rate,
 )
-from timebank.platform.identity.models import User
 from timebank.platform.mail import send_mail
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.ledger.models import Account
 from timebank.tenants.ledger.services import register_cross_scheme_payer
-from timebank.tenants.memberships.models import Member
+from timebank.tenants.memberships.services import coordinators_to_mail
 from timebank.tenants.policy.models import PolicyVersion
 
 __all__ = ["pay_partner"]
@@ -377,13 +376,7 @@ register_cross_scheme_payer(pay_partner)
 
 def mail_partner(scheme: Scheme, partner: Scheme, event: str) -> None:
     """Mail the partner scheme's active coordinators what ``scheme`` did (in the unit of work)."""
-    with tenancy.scheme_context(partner.id):
-        people = db.session.execute(
-            select(User.email, User.name)
-            .join(Member, Member.user_id == User.id)
-            .where(Member.role == "coordinator", Member.status == "active")
-            .order_by(User.id)
-        ).all()
+    people = coordinators_to_mail(partner.id)
     base = current_app.config["BASE_URL"]
     for email, name in people:
         send_mail(

@@ -22,6 +22,7 @@ from timebank.tenants.ledger.models import (
     posting_transaction,
 )
 from timebank.tenants.memberships.models import Member
+from timebank.tenants.memberships.services import coordinators_to_mail
 
 
 def scheme_page(limit: int, cursor: str | None) -> tuple[list[Scheme], str | None]:
@@ -111,13 +112,7 @@ def change_scheme_status(slug: str, status: str, *, actor: User, reason: str | N
 
 
 def mail_coordinators_of_status(scheme: Scheme) -> None:
-    with tenancy.scheme_context(scheme.id):
-        people = db.session.execute(
-            select(User.email, User.name)
-            .join(Member, Member.user_id == User.id)
-            .where(Member.role == "coordinator", Member.status == "active")
-            .order_by(User.id)
-        ).all()
+    people = coordinators_to_mail(scheme.id)
     link = f"{current_app.config['BASE_URL']}/s/{scheme.slug}/manage/"
     for email, name in people:
         send_mail(

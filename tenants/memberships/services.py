@@ -212,6 +212,18 @@ def members_query(*, include_left: bool = False) -> Any:
     return statement
 
 
+def coordinators_to_mail(scheme_id: int) -> list[tuple[str, str]]:
+    """``(email, name)`` of the scheme's active coordinators, for a mail about the scheme."""
+    with tenancy.scheme_context(scheme_id):
+        rows = db.session.execute(
+            select(User.email, User.name)
+            .join(Member, Member.user_id == User.id)
+            .where(Member.role == "coordinator", Member.status == "active")
+            .order_by(User.id)
+        ).all()
+    return [(email, name) for email, name in rows]
+
+
 def coordinator_count() -> int:
     return int(
         db.session.execute(

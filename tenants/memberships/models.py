@@ -20,6 +20,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from timebank.platform.db import TenantScoped, UTCDateTime, db, utcnow_column
 
 ROLES = ("member", "coordinator")
+# Who an invitation may make of its addressee: a member or coordinator (a membership), or one
+# of the roles that are not members of the scheme: a partner's staff (``partner_id``), a
+# child's guardian (``member_id``, the child) or a surgery's referrer.
+INVITATION_ROLES = ("member", "coordinator", "partner_staff", "guardian", "referrer")
 MEMBER_STATUSES = ("active", "suspended", "left")
 IMPORT_STATUSES = ("pending", "running", "done", "failed")
 
@@ -59,8 +63,18 @@ class Invitation(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = utcnow_column()
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     accepted_member_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The partner whose staff the addressee becomes (role ``partner_staff``).
+    partner_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The membership the invitation is about: the child of a ``guardian``, or a managed member
+    # whose membership a ``member`` invitation attaches to the accepting user.
+    member_id: Mapped[int | None] = mapped_column(BigInteger)
 
-    __table_args__ = (CheckConstraint("role IN ('member', 'coordinator')", name="role"),)
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('member', 'coordinator', 'partner_staff', 'guardian', 'referrer')",
+            name="role",
+        ),
+    )
 
 
 class MemberImport(TenantScoped, db.Model):  # type: ignore[name-defined,misc]

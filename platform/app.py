@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import uuid
 from pathlib import Path
@@ -16,7 +15,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from timebank.platform import blueprints, tenancy
+from timebank.platform import blueprints, logs, monitoring, tenancy
 from timebank.platform import config as config_module
 from timebank.platform.api import errors, unavailable
 from timebank.platform.api.converters import BoundedIntegerConverter
@@ -56,7 +55,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
-    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    logs.init_app(app)
     if app.config.get("FAST_PASSWORD_HASHING"):
         use_fast_hashing()
 
@@ -82,6 +81,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_models_and_provisioners()
     _register_routes(app)
     _register_health(app)
+    monitoring.init_app(app)
     from timebank.tenants.ledger.services import format_minutes
 
     app.jinja_env.filters["hours"] = format_minutes

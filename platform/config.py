@@ -68,6 +68,11 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Logs: "text" (development) or "json" (one JSON object a line: platform/logs.py).
+        "LOG_FORMAT": env.get("LOG_FORMAT", "text"),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        # Networks that may read /metrics without an operator token (comma-separated).
+        "METRICS_ALLOW": env.get("METRICS_ALLOW", ""),
         "TOKEN_LIFETIME_DAYS": int(env.get("TOKEN_LIFETIME_DAYS", "30")),
         "INVITATION_LIFETIME_DAYS": int(env.get("INVITATION_LIFETIME_DAYS", "14")),
         "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:5000"),

@@ -52,6 +52,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import BigInteger, Index, Integer, String, Text, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from timebank.platform import metrics
 from timebank.platform.db import (
     UTCDateTime,
     after_commit,
@@ -61,6 +62,7 @@ from timebank.platform.db import (
     utcnow,
     utcnow_column,
 )
+from timebank.platform.logs import current_request_id, request_id_scope
 
 QUEUES = ("default", "mail", "reports", "billing")
 # Every Redis key the platform itself writes starts with this (RQ keeps its own ``rq:``).
@@ -101,6 +103,8 @@ class OutboxJob(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = utcnow_column()
     relay_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     relayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The request that caused the job (platform/logs.py): its log lines share the id.
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_job_outbox_relayed_at", "relayed_at"),)
 
@@ -210,6 +214,7 @@ def _push(
     retries: int,
     backoff: Sequence[int],
     job_id: str | None = None,
+    request_id: str | None = None,
 ) -> Any:
     from rq import Retry
 
@@ -218,6 +223,7 @@ def _push(
         path,
         *args,
         job_id=job_id,
+        meta={"request_id": request_id or current_request_id()},
         # RQ logs the description; its default quotes the arguments (a mail's
         # recipients and body), and no personal text belongs in logs.
         description=path,
@@ -286,6 +292,7 @@ def _write_outbox(
         retries=retries,
         backoff=",".join(str(seconds) for seconds in backoff),
         relay_attempts=0,
+        request_id=current_request_id(),
     )
     session = db.session()
     session.add(row)
@@ -370,6 +377,7 @@ def _relay_one(connection: Any, row: OutboxJob) -> None:
         retries=row.retries,
         backoff=[int(part) for part in row.backoff.split(",") if part],
         job_id=row.rq_job_id,
+        request_id=row.request_id,
     )
 
 
@@ -445,11 +453,22 @@ def job(fn: Callable[P, T]) -> Callable[P, T]:
     In a worker each job gets a fresh app context, so a fresh database session.
     """
 
+    path = f"{fn.__module__}.{fn.__qualname__}"
+
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         if has_app_context() and not _in_worker:
-            return fn(*args, **kwargs)
-        with worker_app().app_context():
+            with metrics.observe_job(path):
+                return fn(*args, **kwargs)
+        from rq import get_current_job
+
+        running = get_current_job()
+        request_id = (running.meta or {}).get("request_id") if running is not None else None
+        with (
+            request_id_scope(request_id),
+            worker_app().app_context(),
+            metrics.observe_job(path),
+        ):
             return fn(*args, **kwargs)
 
     return wrapper

@@ -7,6 +7,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from timebank.platform import metrics
 from timebank.platform.api.idempotency import purge_expired
 from timebank.platform.db import run_atomic
 from timebank.platform.jobs import job, purge_relayed, redis_connection, redis_key
@@ -28,6 +29,8 @@ def verify_ledger_nightly() -> dict[str, Any]:
         "breaks": report.breaks,
         "warnings": report.warnings,
     }
+    if report.breaks:
+        metrics.LEDGER_VERIFY_FAILURES.inc()
     for line in report.breaks:
         log.error("LEDGER BREAK: %s", line)
     for line in report.warnings:

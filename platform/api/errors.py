@@ -17,6 +17,8 @@ from markupsafe import escape
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from timebank.platform import metrics
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -251,6 +253,8 @@ def wants_problem_json() -> bool:
 def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError) -> Any:
+        if isinstance(error, RuleViolation):
+            metrics.refused(error.code)
         if wants_problem_json():
             return api_error_response(error)
         return render_page(error.status, error.detail)

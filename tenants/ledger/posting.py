@@ -23,8 +23,9 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from timebank.platform import metrics
 from timebank.platform.api.errors import RuleViolation
-from timebank.platform.db import db, in_atomic, next_ids, utcnow
+from timebank.platform.db import after_commit, db, in_atomic, next_ids, utcnow
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.ledger.locking import lock_accounts
 from timebank.tenants.ledger.models import Account, Posting, Transaction, posting_account
@@ -158,6 +159,7 @@ def post_transaction(
         )
     transaction = _write(values, rows, dict(sorted(moved.items())))
     _remember_balances(scheme.id, accounts, moved)
+    after_commit(lambda: metrics.transaction_committed(kind))
     return Posted(transaction, _legs_described(rows, accounts))
 
 

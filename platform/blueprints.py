@@ -36,11 +36,12 @@ from timebank.platform.web.pages import (
     operator,
     organisation,
 )
-from timebank.tenants.access import scheme_access
+from timebank.tenants.access import guardian_gate, scheme_access
 from timebank.tenants.earning import routes as earning
 from timebank.tenants.ledger import routes as ledger
 from timebank.tenants.marketplace import routes as marketplace
 from timebank.tenants.memberships import import_routes as member_imports
+from timebank.tenants.memberships import managed_routes as managed_members
 from timebank.tenants.memberships import routes as members
 from timebank.tenants.policy import routes as policy
 from timebank.tenants.spending import routes as spending
@@ -59,6 +60,8 @@ API: tuple[ApiBlueprint, ...] = (
     exchange.blp,
     operators.blp,
     member_imports.blp,
+    managed_members.blp,
+    managed_members.cards_blp,
     jobs.blp,
     billing.api_blp,
 )
@@ -116,6 +119,9 @@ def require_credentials() -> None:
         return
     slug = (request.view_args or {}).get("slug")
     if blueprint.credentials == "scheme" and slug is not None:
+        if request.endpoint in blueprint.guardian_endpoints:
+            guardian_gate(slug)  # a member, or a child's guardian
+            return
         scheme_access(slug)  # 401, or 404 for a scheme the caller does not belong to
         return
     require_user()

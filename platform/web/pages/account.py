@@ -202,7 +202,7 @@ def invitation(token: str) -> Any:
         state=state,
         already_member=scheme.slug in member_of,
         email_matches=current_user.is_authenticated
-        and current_user.email.lower() == found.email.lower(),
+        and (current_user.email or "").lower() == found.email.lower(),
         token=token,
         form=Form(),
     )
@@ -222,7 +222,7 @@ def accept_invitation(token: str) -> Any:
             invited_scheme=scheme,
             state=_invitation_state(found),
             already_member=error.code == "already_member",
-            email_matches=current_user.email.lower() == found.email.lower(),
+            email_matches=(current_user.email or "").lower() == found.email.lower(),
             token=token,
             form=form,
         ), error.status

@@ -53,6 +53,8 @@ def _card_key() -> str:
 
 
 def _signed_in_email_key() -> str:
+    if current_user.is_authenticated and current_user.email is None:
+        return f"user:{current_user.id}"  # a managed member: no address to key by
     email = current_user.email if current_user.is_authenticated else ""
     return "email:" + email.strip().lower()
 

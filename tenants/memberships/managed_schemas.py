@@ -6,7 +6,7 @@ from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
-from timebank.platform.api.schemas import Strict
+from timebank.platform.api.schemas import Strict, StrictBoolean
 from timebank.tenants.memberships.models import AGE_BANDS
 
 
@@ -61,7 +61,7 @@ class EmailIn(Strict):
 
 
 class ConsentIn(Strict):
-    given = fields.Boolean(required=True, strict=True)
+    given = StrictBoolean(required=True)
 
 
 class ConsentOut(Schema):

@@ -26,10 +26,12 @@ from timebank.platform.schemes import routes as schemes
 from timebank.platform.web import routes as web
 from timebank.platform.web.pages import (
     account,
+    cards,
     listing_responses,
     listings,
     manage,
     manage_catalogue,
+    manage_children,
     manage_ledger,
     manage_people,
     member,
@@ -67,8 +69,8 @@ API: tuple[ApiBlueprint, ...] = (
 )
 
 # The coordinator's pages are one blueprint (``manage``) whose routes live in
-# four modules: ``manage`` and the three below add theirs to ``manage.bp``.
-MANAGE_PAGE_MODULES = (manage, manage_catalogue, manage_ledger, manage_people)
+# five modules: ``manage`` and the four below add theirs to ``manage.bp``.
+MANAGE_PAGE_MODULES = (manage, manage_catalogue, manage_ledger, manage_people, manage_children)
 # Likewise the listings pages: ``listings`` and the conversations about them.
 LISTING_PAGE_MODULES = (listings, listing_responses)
 
@@ -81,6 +83,7 @@ PAGES: tuple[FlaskBlueprint, ...] = (
     organisation.bp,
     operator.bp,
     billing.bp,
+    cards.bp,
 )
 
 # Called by other services, not people: no CSRF token (they carry their own signature).

@@ -27,9 +27,19 @@ RLS_CONDITION = (
 NEW_TABLES = ('member_cards', 'guardians', 'guardian_consents', 'safeguarding_checks')
 
 
-def upgrade():
+def _email_nullable(nullable):
     with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.alter_column('email', existing_type=sa.String(length=254), nullable=True)
+        batch_op.alter_column('email', existing_type=sa.String(length=254), nullable=nullable)
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite's batch mode copies the table and cannot reflect an expression index:
+        # the case-blind unique e-mail index would be lost without this.
+        op.execute(
+            "CREATE UNIQUE INDEX IF NOT EXISTS uq_users_email_lower ON users (lower(email))"
+        )
+
+
+def upgrade():
+    _email_nullable(True)
     with op.batch_alter_table('members', schema=None) as batch_op:
         batch_op.add_column(sa.Column('date_of_birth', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('age_band', sa.String(length=10), nullable=True))
@@ -123,5 +133,4 @@ def downgrade():
         batch_op.drop_column('age_band')
         batch_op.drop_column('date_of_birth')
     op.execute("DELETE FROM users WHERE email IS NULL")
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.alter_column('email', existing_type=sa.String(length=254), nullable=False)
+    _email_nullable(False)

@@ -78,7 +78,8 @@ def test_checks_and_the_guardian_page(world: World, pages: Pages) -> None:
     token = coordinator.post(
         f"/api/v1/schemes/{world.a.slug}/members/{child}/guardians", {"email": parent.email}
     ).get_json()["token"]
-    assert world.api(parent).post(f"/api/v1/invitations/{token}/accept").status_code == 201
+    accepted = Pages(world.app).login(parent).post(f"/invitations/{token}")
+    assert accepted.status_code == 302 and accepted.location.endswith("/guardian")
 
     pages.login(world.a.coordinator)
     ann_id = world.a.members[0].member_ids[world.a.slug]

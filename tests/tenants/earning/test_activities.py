@@ -23,6 +23,7 @@ def test_templates_seed_their_activities(app: Flask, world: World) -> None:
         "approval": "policy",
         "active": True,
         "requires_note": False,
+        "with_children": False,
     }
     assert items["Running a skills workshop"]["rate"] == "1.5"
     assert items["Community clean-up day"]["approval"] == "coordinator"

@@ -26,21 +26,24 @@ from timebank.platform.schemes import routes as schemes
 from timebank.platform.web import routes as web
 from timebank.platform.web.pages import (
     account,
+    cards,
     listing_responses,
     listings,
     manage,
     manage_catalogue,
+    manage_children,
     manage_ledger,
     manage_people,
     member,
     operator,
     organisation,
 )
-from timebank.tenants.access import scheme_access
+from timebank.tenants.access import guardian_gate, scheme_access
 from timebank.tenants.earning import routes as earning
 from timebank.tenants.ledger import routes as ledger
 from timebank.tenants.marketplace import routes as marketplace
 from timebank.tenants.memberships import import_routes as member_imports
+from timebank.tenants.memberships import managed_routes as managed_members
 from timebank.tenants.memberships import routes as members
 from timebank.tenants.policy import routes as policy
 from timebank.tenants.spending import routes as spending
@@ -59,13 +62,15 @@ API: tuple[ApiBlueprint, ...] = (
     exchange.blp,
     operators.blp,
     member_imports.blp,
+    managed_members.blp,
+    managed_members.cards_blp,
     jobs.blp,
     billing.api_blp,
 )
 
 # The coordinator's pages are one blueprint (``manage``) whose routes live in
-# four modules: ``manage`` and the three below add theirs to ``manage.bp``.
-MANAGE_PAGE_MODULES = (manage, manage_catalogue, manage_ledger, manage_people)
+# five modules: ``manage`` and the four below add theirs to ``manage.bp``.
+MANAGE_PAGE_MODULES = (manage, manage_catalogue, manage_ledger, manage_people, manage_children)
 # Likewise the listings pages: ``listings`` and the conversations about them.
 LISTING_PAGE_MODULES = (listings, listing_responses)
 
@@ -78,6 +83,7 @@ PAGES: tuple[FlaskBlueprint, ...] = (
     organisation.bp,
     operator.bp,
     billing.bp,
+    cards.bp,
 )
 
 # Called by other services, not people: no CSRF token (they carry their own signature).
@@ -116,6 +122,9 @@ def require_credentials() -> None:
         return
     slug = (request.view_args or {}).get("slug")
     if blueprint.credentials == "scheme" and slug is not None:
+        if request.endpoint in blueprint.guardian_endpoints:
+            guardian_gate(slug)  # a member, or a child's guardian
+            return
         scheme_access(slug)  # 401, or 404 for a scheme the caller does not belong to
         return
     require_user()

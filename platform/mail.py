@@ -123,8 +123,13 @@ def deliver_raw(raw: bytes, *, sender: str, recipients: list[str]) -> None:
     (outbox / name).write_bytes(raw)
 
 
-def send_mail(*, to: str, template: str, context: dict[str, Any]) -> None:
-    """Queue a message to go out once the current unit of work commits."""
+def send_mail(*, to: str | None, template: str, context: dict[str, Any]) -> None:
+    """Queue a message to go out once the current unit of work commits.
+
+    ``to=None`` (a managed member: no e-mail address) sends nothing.
+    """
+    if to is None:
+        return
     message = build_message(to=to, template=template, context=context)
     enqueue(
         "mail",

@@ -44,7 +44,17 @@ def _email_key() -> str:
     return "email:" + email.strip().lower()
 
 
+def _card_key() -> str:
+    data = request.get_json(silent=True)
+    code = data.get("card_code") if isinstance(data, dict) else None
+    if not isinstance(code, str):
+        code = request.form.get("card_code", "")
+    return "card:" + "".join(ch for ch in code.upper() if ch.isalnum())
+
+
 def _signed_in_email_key() -> str:
+    if current_user.is_authenticated and current_user.email is None:
+        return f"user:{current_user.id}"  # a managed member: no address to key by
     email = current_user.email if current_user.is_authenticated else ""
     return "email:" + email.strip().lower()
 
@@ -63,6 +73,16 @@ def limit_sign_in(view: Callable[..., Any]) -> Callable[..., Any]:
         view
     )
     return _limit_failures(view, email_key=_email_key)
+
+
+def limit_card_sign_in(view: Callable[..., Any]) -> Callable[..., Any]:
+    """The sign-in limits for a card code and PIN (the shared tablet's page and
+    ``POST /api/v1/card-tokens``): failures per card code instead of per address,
+    on top of the card's own lock after ten wrong PINs."""
+    view = limiter.shared_limit(SUCCESS_PER_ADDRESS, scope="sign-in-ok", deduct_when=_succeeded)(
+        view
+    )
+    return _limit_failures(view, email_key=_card_key)
 
 
 def limit_password_check(view: Callable[..., Any]) -> Callable[..., Any]:

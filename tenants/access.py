@@ -6,7 +6,9 @@ caller (session or bearer token) and their membership — in one query on the
 hot path — and answers 401, 404 (a scheme the caller does not belong to looks
 missing) or 403 (``coordinator_only``, ``member_suspended``,
 ``scheme_suspended``). :func:`readable_member` is the one rule for whose
-records a read may show. Low in the layers: it knows memberships only as rows.
+records a read may show; :func:`read_subject` adds a child's guardian (not a
+member: their one way in, for the routes that name them). Low in the layers:
+it knows memberships only as rows.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from timebank.platform.identity.auth import adopt_user, bearer_token, require_us
 from timebank.platform.identity.models import ApiToken, User
 from timebank.platform.identity.services import hash_token, token_admits
 from timebank.platform.schemes.models import Scheme
-from timebank.tenants.memberships.models import Member
+from timebank.tenants.memberships.models import Guardian, Member
 
 SCHEME_NOT_FOUND = "No scheme with this address, or you are not a member of it."
 
@@ -166,3 +168,75 @@ def readable_member(
             f"Only coordinators may look at another member's {what}.", code="coordinator_only"
         )
     return get_member(member_id).id
+
+
+# --- a child's guardian ---------------------------------------------------------
+
+
+@dataclass
+class ReadSubject:
+    """Whose records a read shows, in which scheme."""
+
+    scheme: Scheme
+    member_id: int
+
+
+def read_subject(slug: str, member_id: int | None, *, what: str) -> ReadSubject:
+    """:func:`readable_member`'s rule, plus a guardian reading their child (``member_id``).
+
+    A guardian who is not a member of the scheme gets 404 for anything but
+    their own child, as a stranger would.
+    """
+    try:
+        access = scheme_access(slug)
+    except NotFound:
+        return ReadSubject(scheme=guardian_scheme(slug, member_id), member_id=member_id or 0)
+    if (
+        member_id is not None
+        and member_id != access.member.id
+        and not access.is_coordinator
+        and is_guardian_of(access.user.id, member_id)
+    ):
+        return ReadSubject(scheme=access.scheme, member_id=member_id)
+    subject = readable_member(access, member_id, what=what)
+    assert subject is not None
+    return ReadSubject(scheme=access.scheme, member_id=subject)
+
+
+def guardian_scheme(slug: str, member_id: int | None) -> Scheme:
+    """The scheme, when the caller is the guardian of ``member_id`` in it; else 404."""
+    user = require_user()
+    scheme = find_scheme(slug)
+    if scheme is None or member_id is None:
+        raise NotFound(SCHEME_NOT_FOUND)
+    tenancy.set_request_scheme(scheme.id)
+    if not is_guardian_of(user.id, member_id):
+        raise NotFound(SCHEME_NOT_FOUND)
+    return scheme
+
+
+def guardian_gate(slug: str) -> None:
+    """The credential rule of routes a guardian may call: a member, or anyone's guardian
+    in the scheme (the view then checks whose child). 404 otherwise."""
+    try:
+        scheme_access(slug)
+    except NotFound:
+        user = require_user()
+        scheme = find_scheme(slug)
+        if scheme is None:
+            raise
+        tenancy.set_request_scheme(scheme.id)
+        found = db.session.execute(
+            select(Guardian.id).where(Guardian.user_id == user.id).limit(1)
+        ).first()
+        if found is None:
+            raise
+
+
+def is_guardian_of(user_id: int, member_id: int) -> bool:
+    return (
+        db.session.execute(
+            select(Guardian.id).where(Guardian.user_id == user_id, Guardian.member_id == member_id)
+        ).first()
+        is not None
+    )

@@ -39,11 +39,14 @@ class Blueprint(flask_smorest.Blueprint):
         *args: Any,
         credentials: Credentials = "user",
         public: Iterable[str] = (),
+        guardians: Iterable[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.credentials: Credentials = credentials
         self.public_endpoints = frozenset(f"{self.name}.{endpoint}" for endpoint in public)
+        # Scheme routes a child's guardian (not a member) may also call; the view checks whose.
+        self.guardian_endpoints = frozenset(f"{self.name}.{endpoint}" for endpoint in guardians)
 
     def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Any:
         instance = resolve_schema_instance(schema)

@@ -17,7 +17,9 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(db.Integer, "sqlite"), primary_key=True
     )
-    email: Mapped[str] = mapped_column(String(254))
+    # ``None``: a managed member's user (a scheme's member with no e-mail and no password,
+    # who can never sign in with one; see tenants/memberships/managed.py).
+    email: Mapped[str | None] = mapped_column(String(254))
     name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")

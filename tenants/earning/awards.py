@@ -25,6 +25,7 @@ from timebank.tenants.earning.services import credit_for, resolve_activity
 from timebank.tenants.ledger.models import Account
 from timebank.tenants.ledger.services import Leg, member_names, post_many, scheme_account
 from timebank.tenants.memberships.models import Member
+from timebank.tenants.policy import minors
 
 
 @dataclass
@@ -51,6 +52,7 @@ def award(
     activity = resolve_activity("activity_id", activity_id)
     credited = credit_for(minutes, activity)
     accounts = _award_accounts(member_ids)
+    minors.check_may_earn(scheme, member_ids, activity, field="member_ids")
     issuance = scheme_account("issuance")
     row = Award(
         scheme_id=scheme.id,

@@ -33,6 +33,8 @@ class Activity(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
     approval: Mapped[str] = mapped_column(String(20), default="policy")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     requires_note: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Done with children: an adult needs a valid safeguarding check to be credited for it.
+    with_children: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = utcnow_column()
 
     __table_args__ = (

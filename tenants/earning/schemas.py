@@ -69,6 +69,7 @@ class ActivityIn(Strict):
     approval = fields.String(load_default="policy", validate=validate.OneOf(APPROVALS))
     active = fields.Boolean(load_default=True)
     requires_note = fields.Boolean(load_default=False)
+    with_children = fields.Boolean(load_default=False)
 
 
 class ActivityPatch(Strict):
@@ -79,6 +80,7 @@ class ActivityPatch(Strict):
     approval = fields.String(validate=validate.OneOf(APPROVALS))
     active = fields.Boolean()
     requires_note = fields.Boolean()
+    with_children = fields.Boolean()
 
 
 class ActivityQuery(PageQuery):
@@ -94,6 +96,7 @@ class ActivityOut(Schema):
     approval = fields.String()
     active = fields.Boolean()
     requires_note = fields.Boolean()
+    with_children = fields.Boolean()
 
 
 ActivityPage = page_schema(ActivityOut, "ActivityPage")

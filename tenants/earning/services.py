@@ -46,6 +46,7 @@ from timebank.tenants.ledger.services import (
     scheme_account,
 )
 from timebank.tenants.memberships.models import Member
+from timebank.tenants.policy import minors
 from timebank.tenants.policy.services import current_policy
 
 # --- amounts and periods ----------------------------------------------------
@@ -239,6 +240,7 @@ def submit_claim(
     if activity.requires_note and not (note or "").strip():
         raise FieldError("note", f"“{activity.name}” needs a note saying what was done.")
     _check_date(scheme, performed_on, policy)
+    minors.check_may_earn(scheme, [member.id], activity, performed_on=performed_on, minutes=minutes)
     longest = rules["max_minutes_per_claim"]
     if longest is not None and minutes > longest:
         raise RuleViolation(
@@ -287,6 +289,8 @@ def _credit(
     # The ledger's lock order (ids ascending): concurrent credits to this
     # member wait here, then see each other's approved claims.
     lock_accounts(scheme.id, account_ids=(issuance.id, account.id))
+    # Again at approval: consent may have been withdrawn, a check may have expired.
+    minors.check_may_earn(scheme, [claim.member_id], activity, performed_on=claim.performed_on)
     _check_cap(scheme, claim, own=own)
     label = "Your balance" if own else f"{_name_of(claim.member_id)}'s balance"
     return post_transaction(

@@ -15,7 +15,7 @@ from timebank.platform.api.errors import NotFound
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.api.pagination import keyset_page, page
 from timebank.platform.api.schemas import MemberPageQuery
-from timebank.tenants.access import Access, readable_member, scheme_access
+from timebank.tenants.access import Access, read_subject, readable_member, scheme_access
 from timebank.tenants.ledger import services
 from timebank.tenants.ledger.models import Transaction
 from timebank.tenants.ledger.schemas import (
@@ -34,6 +34,7 @@ blp = Blueprint(
     url_prefix="/api/v1/schemes/<slug>",
     description="The ledger",
     credentials="scheme",
+    guardians=("balance", "transactions"),
 )
 
 
@@ -48,10 +49,10 @@ def _subject(access: Access, member_id: int | None) -> int:
 @blp.arguments(BalanceQuery, location="query")
 @blp.response(200, BalanceOut)
 def balance(args: dict[str, Any], slug: str) -> dict[str, Any]:
-    access = scheme_access(slug)
-    member_id = _subject(access, args["member_id"])
+    subject = read_subject(slug, args["member_id"], what="account")
+    member_id = subject.member_id
     account = services.member_account(member_id)
-    low, high = services.effective_limits(account, current_policy(access.scheme))
+    low, high = services.effective_limits(account, current_policy(subject.scheme))
     return {
         "member_id": member_id,
         "balance": account.balance,
@@ -91,8 +92,8 @@ def transfer(body: dict[str, Any], slug: str) -> dict[str, Any]:
 @blp.arguments(MemberPageQuery, location="query")
 @blp.response(200, TransactionPage)
 def transactions(args: dict[str, Any], slug: str) -> dict[str, Any]:
-    access = scheme_access(slug)
-    account = services.member_account(_subject(access, args["member_id"]))
+    subject = read_subject(slug, args["member_id"], what="account")
+    account = services.member_account(subject.member_id)
     rows, cursor = keyset_page(
         services.statement_query(account.id),
         keys=[Transaction.id],

@@ -36,6 +36,7 @@ from timebank.tenants.ledger.posting import (
     post_transaction,
 )
 from timebank.tenants.memberships.models import Member
+from timebank.tenants.policy import minors
 from timebank.tenants.policy.services import current_policy
 
 __all__ = [  # the posting service's names, handed on
@@ -142,6 +143,7 @@ def post_transfer(
             f"Members of {scheme.name} cannot pay each other directly.",
             code="peer_transfers_disabled",
         )
+    minors.check_minor_transfer(scheme, payer, to_member_id)
     if rules["max_amount"] is not None and amount > rules["max_amount"]:
         raise RuleViolation(
             f"A payment in {scheme.name} can be at most {format_minutes(rules['max_amount'])}.",

@@ -1,6 +1,12 @@
 """Member imports: a coordinator's CSV of people (name, email, role), invited by a job.
 
-The upload is checked at once (a readable CSV with an ``email`` column) and
+A row with no e-mail adds a member without one (a *managed* member, see
+:mod:`timebank.tenants.memberships.managed`): it needs a name, may give
+``date_of_birth`` (YYYY-MM-DD) or ``age_band``, and cannot be a coordinator.
+A managed row whose name matches a current member without e-mail is skipped,
+so importing a class list twice adds nobody twice.
+
+The upload is checked at once (a readable CSV with an ``email`` or ``name`` column) and
 stored with its content; a job (:mod:`timebank.tenants.memberships.jobs`)
 then validates every row first, records row-level errors, and invites the
 valid rows in batches. Each batch commits its invitations together with the
@@ -23,7 +29,7 @@ import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -36,12 +42,22 @@ from timebank.platform.db import atomic, db, run_atomic
 from timebank.platform.identity.models import User
 from timebank.platform.jobs import enqueue, redis_connection, redis_key
 from timebank.platform.schemes.models import Scheme
-from timebank.tenants.memberships.models import ROLES, Invitation, Member, MemberImport
+from timebank.tenants.memberships.managed import (
+    add_managed_member,
+    managed_names,
+    managed_row_problems,
+)
+from timebank.tenants.memberships.models import (
+    ROLES,
+    Invitation,
+    Member,
+    MemberImport,
+)
 from timebank.tenants.memberships.services import invite
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("name", "email", "role")
+COLUMNS = ("name", "email", "role", "date_of_birth", "age_band")
 MAX_NAME = 120
 PENDING_GRACE = timedelta(minutes=15)
 GIVE_UP_AFTER = timedelta(days=2)
@@ -60,6 +76,12 @@ class Row:
     name: str
     email: str
     role: str
+    date_of_birth: str = ""
+    age_band: str = ""
+
+    @property
+    def managed(self) -> bool:
+        return not self.email
 
 
 # --- reading and validating ---------------------------------------------------
@@ -80,12 +102,14 @@ def read_rows(content: str) -> list[Row]:
         if header is None:
             raise FieldError("file", "The file is empty: expected a header row name,email,role.")
         columns = [cell.strip().lower() for cell in header]
-        if "email" not in columns:
+        if "email" not in columns and "name" not in columns:
             raise FieldError("file", "The header row must name the columns name,email,role.")
         unknown = [c for c in columns if c and c not in COLUMNS]
         if unknown:
             raise FieldError(
-                "file", f"Unknown column(s) {', '.join(unknown)}: expected name,email,role."
+                "file",
+                f"Unknown column(s) {', '.join(unknown)}: expected name,email,role "
+                "(and date_of_birth or age_band for members without e-mail).",
             )
         index = {column: columns.index(column) for column in COLUMNS if column in columns}
         rows: list[Row] = []
@@ -107,6 +131,8 @@ def read_rows(content: str) -> list[Row]:
                     name=cell("name"),
                     email=cell("email"),
                     role=cell("role").lower() or "member",
+                    date_of_birth=cell("date_of_birth"),
+                    age_band=cell("age_band").lower(),
                 )
             )
     except csv.Error as error:
@@ -121,23 +147,27 @@ def validate_rows(rows: list[Row]) -> tuple[list[Row], list[dict[str, Any]]]:
     first_seen: dict[str, int] = {}
     for row in rows:
         problems: list[tuple[str, str]] = []
-        try:
-            if not row.email:
-                raise ValidationError("Missing email.")
-            if len(row.email) > 254:
-                raise ValidationError("Longer than 254 characters.")
-            _email(row.email)
-        except ValidationError as error:
-            message = error.messages[0] if isinstance(error.messages, list) else str(error)
-            problems.append(("email", str(message)))
+        if row.managed:
+            problems += managed_row_problems(
+                name=row.name, role=row.role, date_of_birth=row.date_of_birth, age_band=row.age_band
+            )
+        else:
+            try:
+                if len(row.email) > 254:
+                    raise ValidationError("Longer than 254 characters.")
+                _email(row.email)
+            except ValidationError as error:
+                message = error.messages[0] if isinstance(error.messages, list) else str(error)
+                problems.append(("email", str(message)))
         if row.role not in ROLES:
             problems.append(("role", "Must be one of: member, coordinator."))
         if len(row.name) > MAX_NAME:
             problems.append(("name", f"Longer than {MAX_NAME} characters."))
-        key = row.email.lower()
+        key = f"name:{row.name.lower()}" if row.managed else row.email.lower()
         if not problems:
             if key in first_seen:
-                problems.append(("email", f"Duplicate of row {first_seen[key]}."))
+                field = "name" if row.managed else "email"
+                problems.append((field, f"Duplicate of row {first_seen[key]}."))
             else:
                 first_seen[key] = row.number
         if problems:
@@ -293,9 +323,22 @@ def _next_batch(import_id: int, valid: list[Row], batch_size: int) -> bool:
     scheme = db.session.get(Scheme, member_import.scheme_id)
     actor = db.session.get(User, member_import.created_by)
     assert scheme is not None and actor is not None
-    taken = _known_emails([row.email.lower() for row in batch])
+    taken = _known_emails([row.email.lower() for row in batch if not row.managed])
+    known_names = managed_names([row.name.lower() for row in batch if row.managed])
     for row in batch:
-        if row.email.lower() in taken:
+        if row.managed:
+            if row.name.lower() in known_names:
+                member_import.skipped += 1
+                continue
+            add_managed_member(
+                scheme,
+                name=row.name,
+                actor=actor,
+                date_of_birth=date.fromisoformat(row.date_of_birth) if row.date_of_birth else None,
+                age_band=row.age_band or None,
+            )
+            member_import.invited += 1
+        elif row.email.lower() in taken:
             member_import.skipped += 1
         else:
             invite(scheme, email=row.email, role=row.role, actor=actor)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Integer,
     String,
@@ -17,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from timebank.platform.db import TenantScoped, UTCDateTime, db, utcnow_column
+from timebank.platform.db import TenantScoped, UTCDateTime, db, tenant_fk, utcnow_column
 
 ROLES = ("member", "coordinator")
 # Who an invitation may make of its addressee: a member or coordinator (a membership), or one
@@ -25,6 +27,7 @@ ROLES = ("member", "coordinator")
 # child's guardian (``member_id``, the child) or a surgery's referrer.
 INVITATION_ROLES = ("member", "coordinator", "partner_staff", "guardian", "referrer")
 MEMBER_STATUSES = ("active", "suspended", "left")
+AGE_BANDS = ("under_11", "11_15", "16_17", "adult")
 IMPORT_STATUSES = ("pending", "running", "done", "failed")
 
 
@@ -36,11 +39,15 @@ class Member(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
     status: Mapped[str] = mapped_column(String(20), default="active")
     joined_at: Mapped[datetime] = utcnow_column()
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A child's age: the date of birth, or only a band when that is all the scheme records.
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    age_band: Mapped[str | None] = mapped_column(String(10))
 
     __table_args__ = (
         UniqueConstraint("scheme_id", "user_id"),
         CheckConstraint("role IN ('member', 'coordinator')", name="role"),
         CheckConstraint("status IN ('active', 'suspended', 'left')", name="status"),
+        CheckConstraint("age_band IN ('under_11', '11_15', '16_17', 'adult')", name="age_band"),
     )
 
     @property
@@ -98,4 +105,77 @@ class MemberImport(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'running', 'done', 'failed')", name="status"),
         CheckConstraint("done >= 0 AND done <= total", name="progress"),
+    )
+
+
+class MemberCard(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
+    """A printed sign-in card of a managed member: a short code and a PIN (hashed).
+
+    A new card revokes the member's previous one; ten wrong PINs lock it.
+    """
+
+    __tablename__ = "member_cards"
+
+    member_id: Mapped[int] = mapped_column(BigInteger)
+    # Looked up before its scheme is known, like an invitation's token.
+    code_hash: Mapped[str] = mapped_column(
+        String(64), unique=True, info={"unique_across_schemes": "a random card code"}
+    )
+    pin_hash: Mapped[str] = mapped_column(String(255))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"))
+    created_at: Mapped[datetime] = utcnow_column()
+
+    __table_args__ = (tenant_fk(["member_id"], "members"),)
+
+
+class Guardian(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
+    """A user who is a child's guardian in a scheme (not a member of it)."""
+
+    __tablename__ = "guardians"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), index=True)
+    member_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = utcnow_column()
+
+    __table_args__ = (
+        tenant_fk(["member_id"], "members"),
+        UniqueConstraint("scheme_id", "user_id", "member_id"),
+    )
+
+
+class GuardianConsent(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
+    """Consent given or withdrawn by a guardian: the latest row for a child counts."""
+
+    __tablename__ = "guardian_consents"
+
+    member_id: Mapped[int] = mapped_column(BigInteger)
+    guardian_id: Mapped[int] = mapped_column(BigInteger)
+    given: Mapped[bool] = mapped_column(Boolean)
+    wording_version: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = utcnow_column()
+
+    __table_args__ = (
+        tenant_fk(["member_id"], "members"),
+        tenant_fk(["guardian_id"], "guardians"),
+    )
+
+
+class SafeguardingCheck(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
+    """An adult's safeguarding check (e.g. DBS): kind, number, expiry. One per member."""
+
+    __tablename__ = "safeguarding_checks"
+
+    member_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(60))
+    number: Mapped[str] = mapped_column(String(60))
+    expires_on: Mapped[date] = mapped_column(Date)
+    recorded_by: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = utcnow_column()
+
+    __table_args__ = (
+        tenant_fk(["member_id"], "members"),
+        UniqueConstraint("scheme_id", "member_id"),
     )

@@ -12,7 +12,7 @@ from timebank.platform.api.schemas import PageQuery
 from timebank.platform.identity.auth import require_user
 from timebank.tenants.access import scheme_access
 from timebank.tenants.ledger.models import Account
-from timebank.tenants.memberships import services
+from timebank.tenants.memberships import guardians, services
 from timebank.tenants.memberships.models import Member
 from timebank.tenants.memberships.schemas import (
     AcceptedOut,
@@ -22,6 +22,8 @@ from timebank.tenants.memberships.schemas import (
     MemberPage,
     MemberPatch,
 )
+from timebank.tenants.policy import minors
+from timebank.tenants.policy.services import current_policy
 
 blp = Blueprint(
     "members",
@@ -50,6 +52,10 @@ def invite(body: dict[str, Any], slug: str) -> dict[str, Any]:
 @invitations_blp.response(201, AcceptedOut)
 def accept(token: str) -> dict[str, Any]:
     user = require_user()
+    invitation, _scheme = services.preview_invitation(token)
+    if invitation.role == "guardian":
+        guardian, scheme = guardians.accept_guardian_invitation(token, user)
+        return {"scheme": scheme.slug, "role": "guardian", "member_id": guardian.member_id}
     member, scheme = services.accept_invitation(token, user)
     return {
         "member_id": member.id,
@@ -82,15 +88,23 @@ def members(args: dict[str, Any], slug: str) -> dict[str, Any]:
         scalars=False,
     )
     items = []
+    policy = current_policy(access.scheme)
+    consents = minors.latest_consents(row[0].id for row in rows)
     for member, name, email, balance in rows:
         item: dict[str, Any] = {
             "member_id": member.id,
             "name": services.display_name(name, mode),
             "role": member.role,
             "status": member.status,
+            "managed": email is None,
+            "age_band": minors.age_band(member),
         }
         if access.is_coordinator:
-            item.update(email=email, balance=balance or 0)
+            item.update(
+                email=email,
+                balance=balance or 0,
+                consent=minors.consent_state(member, policy, consents),
+            )
         items.append(item)
     return page(items, cursor)
 

@@ -29,7 +29,8 @@ from timebank.tenants.access import Access, ensure_writable
 from timebank.tenants.ledger.locking import lock_accounts
 from timebank.tenants.ledger.models import Account
 from timebank.tenants.ledger.services import member_account, open_member_account
-from timebank.tenants.memberships.models import Invitation, Member
+from timebank.tenants.memberships.attach import attach_membership, is_managed
+from timebank.tenants.memberships.models import ROLES, Invitation, Member
 from timebank.tenants.policy.services import current_policy
 
 
@@ -70,21 +71,27 @@ def register_invite_guard(guard: Callable[[Scheme], None]) -> None:
 
 
 @atomic
-def invite(scheme: Scheme, *, email: str, role: str, actor: User) -> tuple[str, Invitation]:
+def invite(
+    scheme: Scheme, *, email: str, role: str, actor: User, member_id: int | None = None
+) -> tuple[str, Invitation]:
     """Create a single-use invitation (only its hash is stored) and mail it.
 
     An invitation never changes an existing membership: inviting someone who
     is already a member (active or suspended) → 409 ``already_member``.
+    ``member_id``: the membership it is about (a managed member's, to attach to
+    the addressee; a guardian's child) — no new member, so no plan limit.
     """
-    existing = db.session.execute(
-        select(Member)
-        .join(User, User.id == Member.user_id)
-        .where(func.lower(User.email) == email.strip().lower(), Member.status != "left")
-    ).scalar_one_or_none()
-    if existing is not None:
-        raise _already_member(scheme, existing, who=email.strip())
-    for guard in invite_guards:
-        guard(scheme)  # billing: 403 plan_limit_reached over the plan's member limit
+    if role in ROLES:
+        existing = db.session.execute(
+            select(Member)
+            .join(User, User.id == Member.user_id)
+            .where(func.lower(User.email) == email.strip().lower(), Member.status != "left")
+        ).scalar_one_or_none()
+        if existing is not None:
+            raise _already_member(scheme, existing, who=email.strip())
+    if member_id is None:
+        for guard in invite_guards:
+            guard(scheme)  # billing: 403 plan_limit_reached over the plan's member limit
     token = secrets.token_urlsafe(24)
     lifetime = timedelta(days=current_app.config["INVITATION_LIFETIME_DAYS"])
     invitation = Invitation(
@@ -94,6 +101,7 @@ def invite(scheme: Scheme, *, email: str, role: str, actor: User) -> tuple[str, 
         token_hash=hash_token(token),
         expires_at=datetime.now(UTC) + lifetime,
         invited_by=actor.id,
+        member_id=member_id,
     )
     db.session.add(invitation)
     db.session.flush()
@@ -147,18 +155,7 @@ def accept_invitation(token: str, user: User) -> tuple[Member, Scheme]:
 
 @atomic
 def _accept(scheme: Scheme, invitation_id: int, user: User) -> tuple[Member, Scheme]:
-    invitation = db.session.execute(
-        select(Invitation).where(Invitation.id == invitation_id).with_for_update()
-    ).scalar_one()
-    expires_at = invitation.expires_at
-    if expires_at.tzinfo is None:
-        expires_at = expires_at.replace(tzinfo=UTC)
-    if invitation.accepted_at is not None or expires_at <= datetime.now(UTC):
-        raise Gone("This invitation has been used or has expired.", code="invitation_invalid")
-    if invitation.email.lower() != user.email.lower():
-        raise Forbidden(
-            "This invitation was sent to another e-mail address.", code="invitation_email_mismatch"
-        )
+    invitation = usable_invitation(invitation_id, user)
     existing = db.session.execute(
         select(Member).where(Member.user_id == user.id).with_for_update()
     ).scalar_one_or_none()
@@ -167,10 +164,32 @@ def _accept(scheme: Scheme, invitation_id: int, user: User) -> tuple[Member, Sch
         # member cannot lift their suspension, nor a coordinator change their role.
         raise _already_member(scheme, existing, who="You")
     ensure_writable(scheme)
-    member = join_scheme(scheme, user, role=invitation.role, actor_user_id=invitation.invited_by)
+    if invitation.member_id is not None:  # a managed member's e-mail, linked later
+        member = attach_membership(scheme, invitation.member_id, user, invitation=invitation)
+    else:
+        member = join_scheme(
+            scheme, user, role=invitation.role, actor_user_id=invitation.invited_by
+        )
     invitation.accepted_at = datetime.now(UTC)
     invitation.accepted_member_id = member.id
     return member, scheme
+
+
+def usable_invitation(invitation_id: int, user: User) -> Invitation:
+    """The invitation, locked; 410 when used or expired, 403 for another address."""
+    invitation = db.session.execute(
+        select(Invitation).where(Invitation.id == invitation_id).with_for_update()
+    ).scalar_one()
+    expires_at = invitation.expires_at
+    if expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)
+    if invitation.accepted_at is not None or expires_at <= datetime.now(UTC):
+        raise Gone("This invitation has been used or has expired.", code="invitation_invalid")
+    if invitation.email.lower() != (user.email or "").lower():
+        raise Forbidden(
+            "This invitation was sent to another e-mail address.", code="invitation_email_mismatch"
+        )
+    return invitation
 
 
 def _already_member(scheme: Scheme, member: Member, *, who: str) -> Conflict:
@@ -221,7 +240,7 @@ def coordinators_to_mail(scheme_id: int) -> list[tuple[str, str]]:
             .where(Member.role == "coordinator", Member.status == "active")
             .order_by(User.id)
         ).all()
-    return [(email, name) for email, name in rows]
+    return [(email, name) for email, name in rows if email is not None]
 
 
 def coordinator_count() -> int:
@@ -263,6 +282,12 @@ def update_member(
                 "A scheme needs at least one active coordinator: appoint another first.",
                 code="last_coordinator",
             )
+    if changes.get("role") == "coordinator" and is_managed(member):
+        raise RuleViolation(
+            "A member without an e-mail address cannot be a coordinator (a sign-in card "
+            "must never manage the scheme); link an e-mail address first.",
+            code="managed_member",
+        )
     if "role" in changes:
         member.role = changes["role"]
     if "status" in changes:
@@ -372,7 +397,8 @@ def describe_member(member: Member) -> dict[str, Any]:
     return {
         "member_id": member.id,
         "name": user.name if user else "",
-        "email": user.email if user else "",
+        "email": user.email if user else None,
+        "managed": user is not None and user.email is None,
         "role": member.role,
         "status": member.status,
         "balance": account.balance,

@@ -98,6 +98,23 @@ class ListingsPolicy(Strict):
     brokered = StrictBoolean(required=True)
 
 
+MINORS_DEFAULTS: dict[str, Any] = {
+    "consent_below_age": 16,
+    "peer_transfers": False,
+    "max_minutes_per_day": None,
+}
+
+
+class MinorsPolicy(Strict):
+    """Children: from which age a guardian's consent is needed, and what minors may do.
+
+    A minor is a member whose date of birth or age band puts them under 18."""
+
+    consent_below_age = fields.Integer(strict=True, required=True, validate=validate.Range(0, 18))
+    peer_transfers = StrictBoolean(required=True)
+    max_minutes_per_day = _minutes(required=True, allow_none=True)
+
+
 class PolicySchema(Strict):
     version = fields.Integer(dump_only=True)
     peer_transfers = fields.Nested(PeerTransfersPolicy, required=True)
@@ -109,6 +126,7 @@ class PolicySchema(Strict):
     privacy = fields.Nested(PrivacyPolicy, required=True)
     # Added in wave 2: a document without it reads as the defaults.
     listings = fields.Nested(ListingsPolicy, load_default=lambda: dict(LISTINGS_DEFAULTS))
+    minors = fields.Nested(MinorsPolicy, load_default=lambda: dict(MINORS_DEFAULTS))
 
     @pre_load
     def _drop_read_only(self, data: Any, **kwargs: Any) -> Any:

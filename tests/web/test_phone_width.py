@@ -65,6 +65,7 @@ def test_every_page_fits_a_phone(
         ("/signup", "signup"),
         ("/start", "start-scheme"),
         ("/password/forgot", "forgot"),
+        ("/card?code=ABCD-EFGH", "card-sign-in"),
     ):
         visit(anonymous, live_server, path, name, too_wide)
 
@@ -109,6 +110,10 @@ def test_every_page_fits_a_phone(
         (f"{manage}/transactions/{objects.transaction}/reverse", "reverse"),
         (f"{manage}/partners", "partners"),
         (f"{manage}/listings", "manage-listings"),
+        (f"{manage}/cards", "cards"),
+        (f"{manage}/checks", "checks"),
+        (f"{manage}/members/{objects.member}/statement/print", "statement-print"),
+        ("/guardian", "guardian"),
         (f"{base}/billing", "billing"),
     ):
         visit(coordinator, live_server, path, name, too_wide)

@@ -16,6 +16,7 @@ from timebank.platform.identity.schemas import UserCreate
 from timebank.platform.ratelimit import limit_password_check
 from timebank.platform.web.forms import Form, Submission, read_text
 from timebank.platform.web.routes import my_schemes, safe_next
+from timebank.tenants.memberships import guardians
 from timebank.tenants.memberships import services as memberships
 
 bp = Blueprint("account", __name__)
@@ -202,7 +203,7 @@ def invitation(token: str) -> Any:
         state=state,
         already_member=scheme.slug in member_of,
         email_matches=current_user.is_authenticated
-        and current_user.email.lower() == found.email.lower(),
+        and (current_user.email or "").lower() == found.email.lower(),
         token=token,
         form=Form(),
     )
@@ -212,6 +213,12 @@ def invitation(token: str) -> Any:
 @login_required
 def accept_invitation(token: str) -> Any:
     try:
+        found, _scheme = memberships.preview_invitation(token)
+        if found.role == "guardian":  # not a membership: the guardian's own page
+            _guardian, scheme = guardians.accept_guardian_invitation(token, current_user)
+            session.pop(INVITATION_KEY, None)
+            flash(f"You are now a guardian in {scheme.name}. Please read and answer below.")
+            return redirect(url_for("cards.guardian_home"))
         _member, scheme = memberships.accept_invitation(token, current_user)
     except ApiError as error:
         found, scheme = memberships.preview_invitation(token)
@@ -222,7 +229,7 @@ def accept_invitation(token: str) -> Any:
             invited_scheme=scheme,
             state=_invitation_state(found),
             already_member=error.code == "already_member",
-            email_matches=current_user.email.lower() == found.email.lower(),
+            email_matches=(current_user.email or "").lower() == found.email.lower(),
             token=token,
             form=form,
         ), error.status

@@ -70,6 +70,7 @@ def _activity_fields(form: Form) -> dict[str, Any]:
         )
         or "policy",
         "active": form.get("active", "") == "yes" if "active" in form.values else True,
+        "with_children": form.get("with_children", "") == "yes",
     }
 
 
@@ -84,6 +85,7 @@ def activity(slug: str, activity_id: int) -> Any:
             "rate": found.rate,
             "approval": found.approval,
             "active": "yes" if found.active else "",
+            "with_children": "yes" if found.with_children else "",
         }
     )
     status = 200

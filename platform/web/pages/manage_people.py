@@ -21,6 +21,7 @@ from timebank.platform.web.forms import (
     read_text,
     show_duration,
 )
+from timebank.platform.web.pages import manage_children
 from timebank.platform.web.pages.common import page_access, render
 from timebank.platform.web.pages.manage import bp, welcome_page
 from timebank.platform.web.routes import safe_next
@@ -212,7 +213,12 @@ def member(slug: str, member_id: int) -> Any:
         status = sent.status
     policy = current_policy(access.scheme)
     return render(
-        "manage/member.html", status, form=form, member=details, default_limits=policy["balance"]
+        "manage/member.html",
+        status,
+        form=form,
+        member=details,
+        default_limits=policy["balance"],
+        extras=manage_children.member_extras(member_id),
     )
 
 

@@ -37,6 +37,7 @@ from timebank.platform.web.pages import (
     organisation,
 )
 from timebank.tenants.access import scheme_access
+from timebank.tenants.courts import routes as courts
 from timebank.tenants.earning import routes as earning
 from timebank.tenants.ledger import routes as ledger
 from timebank.tenants.marketplace import routes as marketplace
@@ -61,6 +62,7 @@ API: tuple[ApiBlueprint, ...] = (
     member_imports.blp,
     jobs.blp,
     billing.api_blp,
+    courts.blp,
 )
 
 # The coordinator's pages are one blueprint (``manage``) whose routes live in

@@ -15,7 +15,7 @@ credited and answers 422 ``already_credited``, crediting nobody twice.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -441,16 +441,16 @@ def describe(
     }
 
 
-def due_for_reminder(scheme: Scheme, day_after: datetime) -> list[Sitting]:
-    """Scheduled sittings of the local day starting at ``day_after`` not yet reminded (locked)."""
+def due_for_reminder(start: datetime, end: datetime) -> list[Sitting]:
+    """Scheduled sittings starting in ``[start, end)`` not reminded yet (locked)."""
     return list(
         db.session.execute(
             select(Sitting)
             .where(
                 Sitting.status == "scheduled",
                 Sitting.reminded_at.is_(None),
-                Sitting.starts_at >= day_after,
-                Sitting.starts_at < day_after + timedelta(days=1),
+                Sitting.starts_at >= start,
+                Sitting.starts_at < end,
             )
             .order_by(Sitting.id)
             .with_for_update()

@@ -26,6 +26,8 @@ from timebank.platform.schemes import routes as schemes
 from timebank.platform.web import routes as web
 from timebank.platform.web.pages import (
     account,
+    court,
+    court_orders,
     listing_responses,
     listings,
     manage,
@@ -70,6 +72,8 @@ API: tuple[ApiBlueprint, ...] = (
 MANAGE_PAGE_MODULES = (manage, manage_catalogue, manage_ledger, manage_people)
 # Likewise the listings pages: ``listings`` and the conversations about them.
 LISTING_PAGE_MODULES = (listings, listing_responses)
+# And the youth court pages: sittings in ``court``, ordered hours in ``court_orders``.
+COURT_PAGE_MODULES = (court, court_orders)
 
 PAGES: tuple[FlaskBlueprint, ...] = (
     web.bp,
@@ -77,6 +81,7 @@ PAGES: tuple[FlaskBlueprint, ...] = (
     member.bp,
     listings.bp,
     manage.bp,
+    court.bp,
     organisation.bp,
     operator.bp,
     billing.bp,

@@ -177,3 +177,40 @@ def test_other_schemes_and_schemes_without_sittings(court: Court, pages: Pages) 
     assert off.status_code == 403 and "does not hold court sittings" in text(off)
     assert pages.get("/s/alpha-bank/court").status_code == 403
     assert "Sittings" not in text(pages.get("/s/alpha-bank/manage/"))
+
+
+def test_the_rules_page_turns_sittings_on_and_keeps_what_it_does_not_show(
+    court: Court, pages: Pages
+) -> None:
+    alpha = court.world.a
+    api = court.world.api(alpha.coordinator)
+    before = api.get("/api/v1/schemes/alpha-bank/policy").get_json()
+    pages.login(alpha.coordinator)
+    form = {
+        "balance_min": "10",
+        "balance_max": "",
+        "peer_enabled": "yes",
+        "peer_max": "",
+        "claims_enabled": "yes",
+        "claims_approval": before["claims"]["approval"],
+        "claims_max": "8",
+        "cap_minutes": "",
+        "cap_period": "month",
+        "max_age_days": "",
+        "rewards_enabled": "yes",
+        "expiry_days": "",
+        "exchange_enabled": "yes",
+        "directory": before["privacy"]["member_directory"],
+        "sittings_enabled": "yes",
+        "orders_enabled": "yes",
+    }
+    saved = pages.post("/s/alpha-bank/manage/rules", form)
+    assert saved.status_code == 302, text(saved)
+    after = api.get("/api/v1/schemes/alpha-bank/policy").get_json()
+    assert after["sittings"]["enabled"] is True and after["sittings"]["self_signup"] is False
+    assert after["sittings"]["roles"] == before["sittings"]["roles"]
+    assert after["orders"] == {"enabled": True, "extra_hours_earn_credits": False}
+    assert after["listings"] == before["listings"]  # not on the form: kept as it was
+    assert "court sittings" in text(pages.get("/s/alpha-bank/manage/rules"))
+    assert pages.get("/s/alpha-bank/manage/sittings").status_code == 200
+    assert "Sittings" in text(pages.get("/s/alpha-bank/manage/"))

@@ -169,8 +169,27 @@ def test_other_schemes_and_schemes_without_sittings(court: Court, pages: Pages) 
     api = court.world.api(court.coordinator)
     tomorrow = (local_today() + timedelta(days=1)).isoformat()
     sitting = api.post(court.url("sittings"), {"starts_at": f"{tomorrow}T18:00:00"}).get_json()
+    order = api.post(
+        court.url("orders"),
+        {
+            "member_id": court.member_id(court.members[0]),
+            "minutes_ordered": 60,
+            "due_on": tomorrow,
+        },
+    ).get_json()
     pages.login(court.other.coordinator)
     assert pages.get(f"/s/hill-court/manage/sittings/{sitting['id']}").status_code == 404
+    assert pages.get(f"/s/hill-court/manage/sittings/{sitting['id']}/credit").status_code == 404
+    assert pages.get(f"/s/hill-court/manage/orders/{order['id']}").status_code == 404
+    assert pages.get(f"/s/hill-court/manage/orders/{order['id']}/letter").status_code == 404
+    recorded = pages.post(
+        f"/s/hill-court/manage/orders/{order['id']}",
+        {"hours": "1", "performed_on": local_today().isoformat()},
+    )
+    assert recorded.status_code == 404
+    assert "Young" not in text(pages.get("/s/hill-court/manage/orders/report")).replace(
+        "Hill Youth Court", ""
+    )
     assert pages.get(f"/s/river-court/manage/sittings/{sitting['id']}").status_code == 404
     pages.login(court.world.a.coordinator)
     off = pages.get("/s/alpha-bank/manage/sittings")

@@ -151,6 +151,14 @@ def attendance(body: dict[str, Any], slug: str, sitting_id: int) -> dict[str, An
     return sittings.describe(access.scheme, found, member_id=access.member.id, full=True)
 
 
+@blp.route("/sittings/<int:sitting_id>/cancel", methods=["POST"])
+@blp.response(200, SittingOut)
+def cancel(slug: str, sitting_id: int) -> dict[str, Any]:
+    access = scheme_access(slug, write=True, coordinator=True)
+    found = sittings.cancel_sitting(access.scheme, sitting_id, actor_user_id=access.user.id)
+    return sittings.describe(access.scheme, found, member_id=access.member.id, full=True)
+
+
 @blp.route("/sittings/<int:sitting_id>/credit", methods=["POST"])
 @idempotent
 @blp.response(201, CreditOut)

@@ -301,6 +301,20 @@ def unassign(
     )
 
 
+@atomic
+def cancel_sitting(scheme: Scheme, sitting_id: int, *, actor_user_id: int) -> Sitting:
+    """Call a sitting off: no reminders, no credit; 422 ``already_credited`` once credited."""
+    require_sittings(scheme)
+    sitting = get_sitting(sitting_id, lock=True)
+    _open_for_changes(sitting)
+    sitting.status = "cancelled"
+    db.session.flush()
+    audit.record(
+        scheme.id, "sitting.cancelled", actor_user_id=actor_user_id, target=f"sitting:{sitting.id}"
+    )
+    return sitting
+
+
 # --- attendance and credit --------------------------------------------------------------
 
 

@@ -226,6 +226,9 @@ def manage_sitting(slug: str, sitting_id: int) -> Any:
                     actor_user_id=access.user.id,
                 )
                 done = "Added to the rota."
+            elif action == "cancel":
+                sittings.cancel_sitting(access.scheme, sitting_id, actor_user_id=access.user.id)
+                done = "Sitting called off: nobody will be reminded or credited."
             elif action == "remove":
                 member_id = read_int(form, "member_id")
                 form.check()

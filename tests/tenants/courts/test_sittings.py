@@ -222,3 +222,25 @@ def test_reminder_mail_the_day_before_once(app: Flask, court: Court, outbox: Pat
     to_ann = [m for m in mails if ann.email in m]
     assert len(to_ann) == 1 and "Juror" in to_ann[0]
     assert later["id"] != sitting["id"]
+
+
+def test_a_cancelled_sitting_is_neither_reminded_nor_credited(court: Court) -> None:
+    sitting = schedule(court)
+    ann = court.members[0]
+    juror = role_ids(sitting)["Juror"]
+    assert assign(court, sitting["id"], court.member_id(ann), juror).status_code == 201
+    api = court.world.api(court.coordinator)
+    cancelled = api.post(court.url(f"sittings/{sitting['id']}/cancel"))
+    assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
+    for path, body in (
+        ("attendance", {"present": [court.member_id(ann)]}),
+        ("credit", {}),
+        ("cancel", {}),
+    ):
+        refused = api.post(court.url(f"sittings/{sitting['id']}/{path}"), body)
+        assert problem(refused)["code"] == "sitting_cancelled", path
+    assert problem(assign(court, sitting["id"], court.member_id(court.members[1]), juror))[
+        "code"
+    ] == ("sitting_cancelled")
+    assert court.world.api(ann).get(court.url("sittings")).get_json()["items"] == []
+    assert balance(court, ann) == 0

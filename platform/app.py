@@ -119,6 +119,7 @@ def _register_models_and_provisioners() -> None:
     import timebank.platform.billing.customers
     import timebank.platform.exchange.models
     import timebank.platform.exchange.verify
+    import timebank.tenants.courts.models
     import timebank.tenants.earning.models
     import timebank.tenants.earning.services
     import timebank.tenants.marketplace.categories

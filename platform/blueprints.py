@@ -27,6 +27,8 @@ from timebank.platform.web import routes as web
 from timebank.platform.web.pages import (
     account,
     cards,
+    court,
+    court_orders,
     listing_responses,
     listings,
     manage,
@@ -39,6 +41,7 @@ from timebank.platform.web.pages import (
     organisation,
 )
 from timebank.tenants.access import guardian_gate, scheme_access
+from timebank.tenants.courts import routes as courts
 from timebank.tenants.earning import routes as earning
 from timebank.tenants.ledger import routes as ledger
 from timebank.tenants.marketplace import routes as marketplace
@@ -66,6 +69,7 @@ API: tuple[ApiBlueprint, ...] = (
     managed_members.cards_blp,
     jobs.blp,
     billing.api_blp,
+    courts.blp,
 )
 
 # The coordinator's pages are one blueprint (``manage``) whose routes live in
@@ -73,6 +77,8 @@ API: tuple[ApiBlueprint, ...] = (
 MANAGE_PAGE_MODULES = (manage, manage_catalogue, manage_ledger, manage_people, manage_children)
 # Likewise the listings pages: ``listings`` and the conversations about them.
 LISTING_PAGE_MODULES = (listings, listing_responses)
+# And the youth court pages: sittings in ``court``, ordered hours in ``court_orders``.
+COURT_PAGE_MODULES = (court, court_orders)
 
 PAGES: tuple[FlaskBlueprint, ...] = (
     web.bp,
@@ -80,6 +86,7 @@ PAGES: tuple[FlaskBlueprint, ...] = (
     member.bp,
     listings.bp,
     manage.bp,
+    court.bp,
     organisation.bp,
     operator.bp,
     billing.bp,

@@ -13,6 +13,8 @@ once. A tick after downtime catches up on the current period.
 Due work:
 - credit expiry and expiry notices per scheme, from local midnight of each day
   in the scheme's time zone;
+- youth court sittings: the reminder mail to the rota the day before, per
+  scheme from local midnight;
 - listings: expiry and the "renew" mails per scheme from local midnight, and
   the weekly digest of new listings from Monday 08:00 local;
 - the weekly digest of pending claims per scheme, from Monday 08:00 local;
@@ -97,6 +99,14 @@ def due_for_scheme(scheme_id: int, timezone: str, now: datetime) -> list[Due]:
             f"listings-notices:{scheme_id}:{today}",
             "default",
             "timebank.tenants.marketplace.jobs.warn_expiring_listings",
+            (scheme_id, today),
+        ),
+        # Youth court sittings of tomorrow: a reminder to each member on the rota
+        # (the job does nothing in a scheme whose rules leave sittings off).
+        Due(
+            f"sitting-reminders:{scheme_id}:{today}",
+            "default",
+            "timebank.tenants.courts.jobs.send_sitting_reminders",
             (scheme_id, today),
         ),
     ]

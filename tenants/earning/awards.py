@@ -94,6 +94,53 @@ def award(
     return AwardResult(award=row, transactions=transactions)
 
 
+@atomic
+def award_each(
+    scheme: Scheme,
+    *,
+    credits: Sequence[tuple[int, int]],
+    memo: str,
+    actor_user_id: int,
+    target: str,
+) -> list[dict[str, Any]]:
+    """Credit many members each their own minutes: one ``earn`` each, all or none.
+
+    The bulk-award path for awards whose amount differs per member (a court
+    sitting's roles). ``credits`` is ``(member_id, minutes)`` pairs; a member
+    who cannot receive credits refuses the whole award (422 on
+    ``member_ids.<index>``). Joins the caller's unit of work.
+    """
+    member_ids = [member_id for member_id, _minutes in credits]
+    accounts = _award_accounts(member_ids)
+    issuance = scheme_account("issuance")
+    names = {accounts[m]: f"{name}'s balance" for m, name in member_names(member_ids).items()}
+    transactions = post_many(
+        scheme,
+        kind="earn",
+        entries=[
+            [Leg(issuance.id, -minutes), Leg(accounts[member_id], minutes)]
+            for member_id, minutes in credits
+        ],
+        actor_user_id=actor_user_id,
+        memo=memo[:500],
+        names=names,
+    )
+    if transactions:
+        audit.record(
+            scheme.id,
+            "award.created",
+            actor_user_id=actor_user_id,
+            target=target,
+            details={
+                "member_count": len(credits),
+                "credited_minutes": sum(minutes for _member_id, minutes in credits),
+                "first_transaction_id": transactions[0]["id"],
+                "last_transaction_id": transactions[-1]["id"],
+            },
+        )
+    return transactions
+
+
 def _award_accounts(member_ids: Sequence[int]) -> dict[int, int]:
     """Member id → account id for every listed member, or a 422 naming each bad index."""
     errors: dict[str, list[str]] = {}

@@ -115,6 +115,49 @@ class MinorsPolicy(Strict):
     max_minutes_per_day = _minutes(required=True, allow_none=True)
 
 
+SITTINGS_DEFAULTS: dict[str, Any] = {
+    "enabled": False,
+    "self_signup": False,
+    "roles": [
+        {"name": "Juror", "minutes": 120, "places": 6},
+        {"name": "Clerk", "minutes": 150, "places": 1},
+        {"name": "Bailiff", "minutes": 120, "places": 1},
+        {"name": "Youth advocate", "minutes": 180, "places": 2},
+    ],
+}
+ORDERS_DEFAULTS: dict[str, Any] = {"enabled": False, "extra_hours_earn_credits": False}
+
+
+class SittingRolePolicy(Strict):
+    name = fields.String(required=True, validate=validate.Length(1, 60))
+    minutes = fields.Integer(strict=True, required=True, validate=validate.Range(1, 24 * 60))
+    places = fields.Integer(strict=True, required=True, validate=validate.Range(1, 500))
+
+
+class SittingsPolicy(Strict):
+    """Youth court sittings: ``roles`` are the defaults a new sitting starts from;
+    ``self_signup`` lets members take an open place themselves."""
+
+    enabled = StrictBoolean(required=True)
+    self_signup = StrictBoolean(load_default=False)
+    roles = fields.List(
+        fields.Nested(SittingRolePolicy),
+        load_default=lambda: [dict(role) for role in SITTINGS_DEFAULTS["roles"]],
+        validate=validate.Length(0, 20),
+    )
+
+
+class OrdersPolicy(Strict):
+    """Ordered hours: ``extra_hours_earn_credits`` credits hours beyond an order as ordinary hours."""
+
+    enabled = StrictBoolean(required=True)
+    extra_hours_earn_credits = StrictBoolean(load_default=False)
+
+
+def sittings_default() -> dict[str, Any]:
+    return {**SITTINGS_DEFAULTS, "roles": [dict(role) for role in SITTINGS_DEFAULTS["roles"]]}
+
+
 class PolicySchema(Strict):
     version = fields.Integer(dump_only=True)
     peer_transfers = fields.Nested(PeerTransfersPolicy, required=True)
@@ -127,6 +170,9 @@ class PolicySchema(Strict):
     # Added in wave 2: a document without it reads as the defaults.
     listings = fields.Nested(ListingsPolicy, load_default=lambda: dict(LISTINGS_DEFAULTS))
     minors = fields.Nested(MinorsPolicy, load_default=lambda: dict(MINORS_DEFAULTS))
+    # Added with the youth court workflows: off unless the template or a coordinator turns them on.
+    sittings = fields.Nested(SittingsPolicy, load_default=sittings_default)
+    orders = fields.Nested(OrdersPolicy, load_default=lambda: dict(ORDERS_DEFAULTS))
 
     @pre_load
     def _drop_read_only(self, data: Any, **kwargs: Any) -> Any:

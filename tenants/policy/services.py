@@ -17,7 +17,13 @@ from timebank.platform.api.errors import NotFound
 from timebank.platform.db import atomic, db
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.policy.models import PolicyVersion
-from timebank.tenants.policy.schemas import LISTINGS_DEFAULTS, MINORS_DEFAULTS, validate_policy
+from timebank.tenants.policy.schemas import (
+    LISTINGS_DEFAULTS,
+    MINORS_DEFAULTS,
+    ORDERS_DEFAULTS,
+    sittings_default,
+    validate_policy,
+)
 
 
 def _cache() -> dict[tuple[int, int], dict[str, Any]]:
@@ -40,6 +46,8 @@ def policy_document(scheme: Scheme, version: int | None = None) -> dict[str, Any
         # Sections added after a version was written read as their defaults.
         cached.setdefault("listings", dict(LISTINGS_DEFAULTS))
         cached.setdefault("minors", dict(MINORS_DEFAULTS))
+        cached.setdefault("sittings", sittings_default())
+        cached.setdefault("orders", dict(ORDERS_DEFAULTS))
         cache[key] = cached
     return copy.deepcopy(cached)
 

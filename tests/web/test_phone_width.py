@@ -138,3 +138,57 @@ def test_every_page_fits_a_phone(
     assert "Ben Beta" not in other.content()
     other.goto(live_server.url + "/s/alpha-bank/manage/claims")
     assert "Ben Beta" not in other.content()
+
+
+def test_youth_court_pages_fit_a_phone(
+    world: World, live_server: LiveServer, browser_context: Any
+) -> None:
+    """The youth court's pages (sittings, rota, credit, orders, letter, report, member's page)."""
+    from datetime import timedelta
+
+    from tests.tenants.courts.conftest import local_today, make_court
+
+    court = make_court(world.app, "river-court", "River Youth Court")
+    api = world.api(court.coordinator)
+    url = f"/api/v1/schemes/{court.slug}"
+    tomorrow = (local_today() + timedelta(days=1)).isoformat()
+    sitting = api.post(f"{url}/sittings", {"starts_at": f"{tomorrow}T17:00:00"}).get_json()
+    young = court.members[0]
+    young_id = young.member_ids[court.slug]
+    api.post(
+        f"{url}/sittings/{sitting['id']}/assignments",
+        {"member_id": young_id, "role_id": sitting["roles"][0]["id"]},
+    )
+    api.post(f"{url}/sittings/{sitting['id']}/attendance", {"present": [young_id]})
+    order = api.post(
+        f"{url}/orders",
+        {
+            "member_id": young_id,
+            "minutes_ordered": 60,
+            "due_on": tomorrow,
+            "referrer": "River Youth Offending Team",
+            "reference": "YOT-2026-000123",
+        },
+    ).get_json()
+    api.post(
+        f"{url}/orders/{order['id']}/hours",
+        {"minutes": 60, "performed_on": local_today().isoformat()},
+    )
+    too_wide: list[str] = []
+    coordinator = browser_context(viewport=PHONE).new_page()
+    log_in(coordinator, live_server, court.coordinator.email, PASSWORD)
+    base = f"/s/{court.slug}"
+    for path, name in (
+        (f"{base}/manage/sittings", "court-sittings"),
+        (f"{base}/manage/sittings/{sitting['id']}", "court-sitting"),
+        (f"{base}/manage/sittings/{sitting['id']}/credit", "court-credit"),
+        (f"{base}/manage/orders", "court-orders"),
+        (f"{base}/manage/orders/{order['id']}", "court-order"),
+        (f"{base}/manage/orders/{order['id']}/letter", "court-letter"),
+        (f"{base}/manage/orders/report", "court-report"),
+    ):
+        visit(coordinator, live_server, path, name, too_wide)
+    member = browser_context(viewport=PHONE).new_page()
+    log_in(member, live_server, young.email, PASSWORD)
+    visit(member, live_server, f"{base}/court", "court-member", too_wide)
+    assert not too_wide, too_wide

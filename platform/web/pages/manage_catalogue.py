@@ -232,6 +232,10 @@ POLICY_FIELDS = {
     "expiry.after_days": "expiry_days",
     "exchange.enabled": "exchange_enabled",
     "privacy.member_directory": "directory",
+    "sittings.enabled": "sittings_enabled",
+    "sittings.self_signup": "sittings_self_signup",
+    "orders.enabled": "orders_enabled",
+    "orders.extra_hours_earn_credits": "orders_extra_credits",
 }
 
 CHANGE_WORDS = {
@@ -251,6 +255,11 @@ CHANGE_WORDS = {
     "expiry.after_days": "credits lapsing",
     "exchange.enabled": "partner schemes",
     "privacy.member_directory": "member list",
+    "sittings.enabled": "court sittings",
+    "sittings.self_signup": "signing up for sittings",
+    "sittings.roles": "sitting roles",
+    "orders.enabled": "ordered hours",
+    "orders.extra_hours_earn_credits": "credits for hours beyond an order",
     "*": "first rules",
 }
 
@@ -335,12 +344,20 @@ def policy_form(document: dict[str, Any]) -> Form:
             "expiry_days": str(document["expiry"]["after_days"]) if document["expiry"] else "",
             "exchange_enabled": "yes" if document["exchange"]["enabled"] else "",
             "directory": document["privacy"]["member_directory"],
+            "sittings_enabled": "yes" if document["sittings"]["enabled"] else "",
+            "sittings_self_signup": "yes" if document["sittings"]["self_signup"] else "",
+            "orders_enabled": "yes" if document["orders"]["enabled"] else "",
+            "orders_extra_credits": "yes" if document["orders"]["extra_hours_earn_credits"] else "",
         }
     )
 
 
-def policy_document(form: Form) -> dict[str, Any]:
-    """The policy document from the form's answers (checked by the policy's own schema)."""
+def policy_document(form: Form, current: dict[str, Any]) -> dict[str, Any]:
+    """The policy document from the form's answers (checked by the policy's own schema).
+
+    Sections and fields the form does not show (offers and requests, the
+    sittings' default roles) keep their ``current`` values.
+    """
     cap_minutes = read_duration(form, "cap_minutes", required=False, allow_zero=True)
     document = {
         "peer_transfers": {
@@ -366,9 +383,19 @@ def policy_document(form: Form) -> dict[str, Any]:
         else {"after_days": read_int(form, "expiry_days", high=36500)},
         "exchange": {"enabled": form.get("exchange_enabled") == "yes"},
         "privacy": {"member_directory": form.get("directory")},
+        "sittings": {
+            **current["sittings"],
+            "enabled": form.get("sittings_enabled") == "yes",
+            "self_signup": form.get("sittings_self_signup") == "yes",
+        },
+        "orders": {
+            "enabled": form.get("orders_enabled") == "yes",
+            "extra_hours_earn_credits": form.get("orders_extra_credits") == "yes",
+        },
     }
     form.check()
-    return document
+    kept = {key: value for key, value in current.items() if key != "version"}
+    return {**kept, **document}
 
 
 @bp.route("/rules", methods=["GET", "POST"])
@@ -380,7 +407,7 @@ def policy(slug: str) -> Any:
     if request.method == "POST":
         form = Form.from_request()
         with Submission(form, POLICY_FIELDS) as sent:
-            document = policy_document(form)
+            document = policy_document(form, current)
             access = page_access(write=True, coordinator=True)
             saved = policies.update_policy(access.scheme, document, actor_user_id=access.user.id)
         if sent.ok:

@@ -38,11 +38,13 @@ from timebank.platform.web.pages import (
 )
 from timebank.tenants.access import scheme_access
 from timebank.tenants.earning import routes as earning
+from timebank.tenants.groups import routes as groups
 from timebank.tenants.ledger import routes as ledger
 from timebank.tenants.marketplace import routes as marketplace
 from timebank.tenants.memberships import import_routes as member_imports
 from timebank.tenants.memberships import routes as members
 from timebank.tenants.policy import routes as policy
+from timebank.tenants.referrals import routes as referrals
 from timebank.tenants.spending import routes as spending
 from timebank.worker import routes as jobs
 
@@ -54,6 +56,9 @@ API: tuple[ApiBlueprint, ...] = (
     members.invitations_blp,
     ledger.blp,
     earning.blp,
+    groups.blp,
+    referrals.blp,
+    referrals.links_blp,
     spending.blp,
     marketplace.blp,
     exchange.blp,

@@ -98,6 +98,25 @@ class ListingsPolicy(Strict):
     brokered = StrictBoolean(required=True)
 
 
+# Optional sector features (any scheme may switch them on; a template sets its sector's).
+GROUPS_DEFAULTS: dict[str, Any] = {"enabled": False, "league_table": False}
+REFERRALS_DEFAULTS: dict[str, Any] = {"enabled": False}
+
+
+class GroupsPolicy(Strict):
+    """Classes, houses and other groups; ``league_table`` shows groups ranked by their
+    hours on the dashboards (off by default: the school template serves under-11s)."""
+
+    enabled = StrictBoolean(required=True)
+    league_table = StrictBoolean(required=True)
+
+
+class ReferralsPolicy(Strict):
+    """Referrals of patients by referrers and referral links, and their queue."""
+
+    enabled = StrictBoolean(required=True)
+
+
 class PolicySchema(Strict):
     version = fields.Integer(dump_only=True)
     peer_transfers = fields.Nested(PeerTransfersPolicy, required=True)
@@ -109,6 +128,8 @@ class PolicySchema(Strict):
     privacy = fields.Nested(PrivacyPolicy, required=True)
     # Added in wave 2: a document without it reads as the defaults.
     listings = fields.Nested(ListingsPolicy, load_default=lambda: dict(LISTINGS_DEFAULTS))
+    groups = fields.Nested(GroupsPolicy, load_default=lambda: dict(GROUPS_DEFAULTS))
+    referrals = fields.Nested(ReferralsPolicy, load_default=lambda: dict(REFERRALS_DEFAULTS))
 
     @pre_load
     def _drop_read_only(self, data: Any, **kwargs: Any) -> Any:

@@ -17,7 +17,12 @@ from timebank.platform.api.errors import NotFound
 from timebank.platform.db import atomic, db
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.policy.models import PolicyVersion
-from timebank.tenants.policy.schemas import LISTINGS_DEFAULTS, validate_policy
+from timebank.tenants.policy.schemas import (
+    GROUPS_DEFAULTS,
+    LISTINGS_DEFAULTS,
+    REFERRALS_DEFAULTS,
+    validate_policy,
+)
 
 
 def _cache() -> dict[tuple[int, int], dict[str, Any]]:
@@ -39,6 +44,8 @@ def policy_document(scheme: Scheme, version: int | None = None) -> dict[str, Any
         cached = {"version": row.version, **row.document}
         # Sections added after a version was written read as their defaults.
         cached.setdefault("listings", dict(LISTINGS_DEFAULTS))
+        cached.setdefault("groups", dict(GROUPS_DEFAULTS))
+        cached.setdefault("referrals", dict(REFERRALS_DEFAULTS))
         cache[key] = cached
     return copy.deepcopy(cached)
 

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import request
+
 from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.pagination import keyset_page, page
 from timebank.tenants.referrals import services
@@ -45,6 +47,21 @@ links_blp = Blueprint(
     description="Referring through a practice's referral link",
     public=("refer",),
 )
+
+
+# What a referrer may call; every other route of this blueprint is a coordinator's.
+REFERRER_ENDPOINTS = frozenset(
+    {"referrals.create_referral", "referrals.referrals", "referrals.referral"}
+)
+
+
+@blp.before_request
+def _gate() -> None:
+    """Before the body is parsed (as the scheme gate does): 404 to strangers and to a
+    referrer on a coordinator's route, 403 to a member who is not a coordinator."""
+    slug = (request.view_args or {}).get("slug")
+    if slug is not None and request.endpoint is not None:
+        referral_access(slug, coordinator=request.endpoint not in REFERRER_ENDPOINTS)
 
 
 def _own(access: ReferralAccess) -> int | None:

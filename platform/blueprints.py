@@ -30,11 +30,13 @@ from timebank.platform.web.pages import (
     listings,
     manage,
     manage_catalogue,
+    manage_groups,
     manage_ledger,
     manage_people,
     member,
     operator,
     organisation,
+    referral_pages,
 )
 from timebank.tenants.access import scheme_access
 from timebank.tenants.earning import routes as earning
@@ -69,8 +71,8 @@ API: tuple[ApiBlueprint, ...] = (
 )
 
 # The coordinator's pages are one blueprint (``manage``) whose routes live in
-# four modules: ``manage`` and the three below add theirs to ``manage.bp``.
-MANAGE_PAGE_MODULES = (manage, manage_catalogue, manage_ledger, manage_people)
+# five modules: ``manage`` and the four below add theirs to ``manage.bp``.
+MANAGE_PAGE_MODULES = (manage, manage_catalogue, manage_groups, manage_ledger, manage_people)
 # Likewise the listings pages: ``listings`` and the conversations about them.
 LISTING_PAGE_MODULES = (listings, listing_responses)
 
@@ -83,6 +85,8 @@ PAGES: tuple[FlaskBlueprint, ...] = (
     organisation.bp,
     operator.bp,
     billing.bp,
+    referral_pages.bp,
+    referral_pages.public,
 )
 
 # Called by other services, not people: no CSRF token (they carry their own signature).

@@ -276,6 +276,14 @@ def referrals_query(*, referrer_id: int | None, status: str | None = None) -> An
     return statement
 
 
+def recent(
+    *, referrer_id: int | None, status: str | None = None, limit: int = 200
+) -> list[Referral]:
+    """The newest referrals (a referrer's own, or all for ``referrer_id`` None)."""
+    statement = referrals_query(referrer_id=referrer_id, status=status)
+    return list(db.session.execute(statement.order_by(Referral.id.desc()).limit(limit)).scalars())
+
+
 def get_referral(referral_id: int, *, referrer_id: int | None) -> Referral:
     """A referral of this scheme (a referrer's own only), or 404."""
     referral = db.session.execute(

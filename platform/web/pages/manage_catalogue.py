@@ -88,7 +88,7 @@ def activity(slug: str, activity_id: int) -> Any:
     )
     status = 200
     if request.method == "POST":
-        form = Form.from_request(active="")
+        form = Form.from_request(active="", goal="")
         with Submission(form, ACTIVITY_FIELDS) as sent:
             changes = ActivityPatch().load(_activity_fields(form))
             access = page_access(write=True, coordinator=True)
@@ -126,6 +126,7 @@ def _reward_fields(form: Form) -> dict[str, Any]:
         "stock": read_int(form, "stock", required=False, low=0, high=1_000_000),
         "description": read_optional_text(form, "description", max_length=600),
         "per_member_limit": {"quantity": quantity, "period": period} if quantity else None,
+        "goal": form.get("goal") == "yes",
     }
     form.check()
     return fields
@@ -169,11 +170,12 @@ def reward(slug: str, reward_id: int) -> Any:
             "limit_quantity": str(limit.get("quantity", "")),
             "limit_period": limit.get("period", "month"),
             "active": "yes" if found["active"] else "",
+            "goal": "yes" if found["goal"] else "",
         }
     )
     status = 200
     if request.method == "POST":
-        form = Form.from_request(active="")
+        form = Form.from_request(active="", goal="")
         with Submission(form, REWARD_FIELDS) as sent:
             changes = RewardPatch().load(
                 {**_reward_fields(form), "active": form.get("active") == "yes"}

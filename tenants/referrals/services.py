@@ -116,6 +116,19 @@ def _accept_referrer(scheme: Scheme, invitation: Invitation, user: User) -> dict
 register_invitation_acceptor("referrer", _accept_referrer)
 
 
+def schemes_referred_to(user_id: int) -> list[Scheme]:
+    """The schemes a user is an active referrer of (their home page links to them)."""
+    with tenancy.all_schemes():
+        return list(
+            db.session.execute(
+                select(Scheme)
+                .join(Referrer, Referrer.scheme_id == Scheme.id)
+                .where(Referrer.user_id == user_id, Referrer.status == "active")
+                .order_by(Scheme.name)
+            ).scalars()
+        )
+
+
 def referrers() -> list[dict[str, Any]]:
     rows = db.session.execute(
         select(Referrer, User.name, User.email)

@@ -41,6 +41,9 @@ def fill(rule: str, slug: str, objects: BetaObjects) -> str:
         "listing_id": objects.listing,
         "response_id": objects.response,
         "category_id": objects.category,
+        "referral_id": objects.referral,
+        "link_id": objects.link,
+        "group_id": objects.group,
     }
     path = rule.replace("<slug>", slug)
     path = re.sub(r"<any\(([^,)]+)[^>]*\):\w+>", lambda m: m.group(1), path)

@@ -70,7 +70,7 @@ def groups_page(slug: str) -> Any:
         status,
         form=form,
         league=groups.league(),
-        kinds=[(kind, KIND_LABELS[kind]) for kind in GROUP_KINDS],
+        kinds=[(kind, KIND_LABELS[kind], None) for kind in GROUP_KINDS],
         kind_labels=KIND_LABELS,
         league_public=groups.league_shown(access.scheme),
     )

@@ -232,6 +232,9 @@ POLICY_FIELDS = {
     "expiry.after_days": "expiry_days",
     "exchange.enabled": "exchange_enabled",
     "privacy.member_directory": "directory",
+    "groups.enabled": "groups_enabled",
+    "groups.league_table": "league_table",
+    "referrals.enabled": "referrals_enabled",
 }
 
 CHANGE_WORDS = {
@@ -251,6 +254,9 @@ CHANGE_WORDS = {
     "expiry.after_days": "credits lapsing",
     "exchange.enabled": "partner schemes",
     "privacy.member_directory": "member list",
+    "groups.enabled": "groups",
+    "groups.league_table": "league table",
+    "referrals.enabled": "referrals",
     "*": "first rules",
 }
 
@@ -335,6 +341,9 @@ def policy_form(document: dict[str, Any]) -> Form:
             "expiry_days": str(document["expiry"]["after_days"]) if document["expiry"] else "",
             "exchange_enabled": "yes" if document["exchange"]["enabled"] else "",
             "directory": document["privacy"]["member_directory"],
+            "groups_enabled": "yes" if document["groups"]["enabled"] else "",
+            "league_table": "yes" if document["groups"]["league_table"] else "",
+            "referrals_enabled": "yes" if document["referrals"]["enabled"] else "",
         }
     )
 
@@ -366,6 +375,11 @@ def policy_document(form: Form) -> dict[str, Any]:
         else {"after_days": read_int(form, "expiry_days", high=36500)},
         "exchange": {"enabled": form.get("exchange_enabled") == "yes"},
         "privacy": {"member_directory": form.get("directory")},
+        "groups": {
+            "enabled": form.get("groups_enabled") == "yes",
+            "league_table": form.get("league_table") == "yes",
+        },
+        "referrals": {"enabled": form.get("referrals_enabled") == "yes"},
     }
     form.check()
     return document

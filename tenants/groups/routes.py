@@ -63,8 +63,9 @@ def create_group(body: dict[str, Any], slug: str) -> dict[str, Any]:
 @blp.response(200, GroupOut)
 def group(slug: str, group_id: int) -> dict[str, Any]:
     access = scheme_access(slug, coordinator=True)
+    group = services.get_group(group_id)  # 404 before anything else, as for any object
     services.ensure_enabled(access.scheme)
-    return services.describe(services.get_group(group_id))
+    return services.describe(group)
 
 
 @blp.route("/groups/<int:group_id>/members", methods=["PUT"])

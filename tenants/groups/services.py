@@ -112,8 +112,8 @@ def set_members(
 ) -> Group:
     """Replace the group's members. An id listed twice, unknown or of someone who left
     → 422 on ``member_ids.<index>``, nothing changed."""
-    ensure_enabled(scheme)
     group = get_group(group_id)
+    ensure_enabled(scheme)
     known = {
         member_id
         for (member_id,) in db.session.execute(
@@ -174,8 +174,8 @@ def award_group(
     An empty group → 422 ``group_empty``; a member who cannot receive credits →
     422 ``group_member_unavailable`` (``member_ids`` names them) and nobody is credited.
     """
-    ensure_enabled(scheme)
     group = get_group(group_id)
+    ensure_enabled(scheme)
     member_ids = member_ids_of(group.id)
     if not member_ids:
         raise ApiError(

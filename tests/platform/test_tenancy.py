@@ -25,6 +25,7 @@ PUBLIC = {
     ("GET", "/api/v1/openapi.json"),
     ("POST", "/api/v1/password/forgot"),
     ("POST", "/api/v1/password/reset"),
+    ("POST", "/api/v1/referral-links/<token>/referrals"),
 }
 NEEDS_POSTGRES = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL"), reason="row-level security is a PostgreSQL feature"

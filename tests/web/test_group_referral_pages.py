@@ -153,3 +153,19 @@ def test_a_referral_link_refers_without_signing_in_until_withdrawn(
     link_id = listed["items"][0]["id"]
     pages.post(f"/s/{b.slug}/referrals/links/{link_id}/revoke")
     assert anyone.get(f"/refer/{link.group(1)}").status_code == 410
+
+
+def test_a_removed_referrer_sees_nothing_any_more(app: Flask, world: World, pages: Pages) -> None:
+    b = world.b
+    lina = make_referrer(world, b)
+    world.api(lina).post(f"/api/v1/schemes/{b.slug}/referrals", REFERRAL)
+    pages.login(b.coordinator)
+    listed = text(pages.get(f"/s/{b.slug}/referrals/links"))
+    assert lina.name in listed and "referring" in listed
+    referrers = world.api(b.coordinator).get(f"/api/v1/schemes/{b.slug}/referrers").get_json()
+    removed = pages.post(f"/s/{b.slug}/referrals/referrers/{referrers['items'][0]['id']}/remove")
+    assert removed.status_code == 302
+    assert Pages(app).login(lina).get(f"/s/{b.slug}/referrals/").status_code == 404
+    assert world.api(lina).get(f"/api/v1/schemes/{b.slug}/referrals").status_code == 404
+    # Their referral stays in the queue.
+    assert "Pat Patient" in text(pages.get(f"/s/{b.slug}/referrals/"))

@@ -44,6 +44,7 @@ def fill(rule: str, slug: str, objects: BetaObjects) -> str:
         "referral_id": objects.referral,
         "link_id": objects.link,
         "group_id": objects.group,
+        "referrer_id": 1,
     }
     path = rule.replace("<slug>", slug)
     path = re.sub(r"<any\(([^,)]+)[^>]*\):\w+>", lambda m: m.group(1), path)

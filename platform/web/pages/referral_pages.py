@@ -151,6 +151,7 @@ def links(slug: str) -> Any:
         form=form,
         made=made,
         links=referrals.links(),
+        referrers=referrals.referrers(),
     )
 
 
@@ -159,6 +160,14 @@ def revoke(slug: str, link_id: int) -> Any:
     access = _access(write=True, coordinator=True)
     link = referrals.revoke_link(access.scheme, link_id, actor_user_id=access.user.id)
     flash(f"The link “{link.label}” no longer works.")
+    return redirect(url_for("referral_pages.links", slug=slug))
+
+
+@bp.route("/referrers/<int:referrer_id>/remove", methods=["POST"])
+def remove_referrer(slug: str, referrer_id: int) -> Any:
+    access = _access(write=True, coordinator=True)
+    referrals.remove_referrer(access.scheme, referrer_id, actor_user_id=access.user.id)
+    flash("The referrer can no longer refer or see referrals. Their referrals stay in the queue.")
     return redirect(url_for("referral_pages.links", slug=slug))
 
 

@@ -96,7 +96,8 @@ def _funnel(scheme: Any, start: date, end: date) -> charts.Chart:
     counts = referrals.funnel(scheme, start, end).counts
     stages = list(referrals.STAGES)
     return charts.bar_chart(
-        f"Referrals from {start:%d %b} to {end:%d %b}: how far they got",
+        f"Referrals from {start:%d %b} to {end:%d %b}: how far they got "
+        f"({counts['declined']} declined, {counts['lost']} lost touch)",
         [referrals.STATUS_LABELS[stage] for stage in stages],
         [("Referrals", [float(counts[stage]) for stage in stages])],
         unit="referrals",

@@ -169,3 +169,32 @@ def test_a_removed_referrer_sees_nothing_any_more(app: Flask, world: World, page
     assert world.api(lina).get(f"/api/v1/schemes/{b.slug}/referrals").status_code == 404
     # Their referral stays in the queue.
     assert "Pat Patient" in text(pages.get(f"/s/{b.slug}/referrals/"))
+
+
+def test_the_rules_page_switches_groups_and_referrals_and_keeps_other_sections(
+    app: Flask, world: World, pages: Pages
+) -> None:
+    school = make_scheme(app, make_user(app), template="school", slug="elm-school")
+    pages.login(school.coordinator)
+    page = pages.get("/s/elm-school/manage/rules").get_data(as_text=True)
+    assert 'name="groups_enabled" value="yes" checked' in page
+    form = {
+        "balance_min": "0",
+        "claims_enabled": "yes",
+        "claims_approval": "coordinator",
+        "claims_max": "2",
+        "cap_minutes": "5",
+        "cap_period": "week",
+        "rewards_enabled": "yes",
+        "directory": "first_names",
+        "groups_enabled": "yes",
+        "league_table": "yes",
+        "referrals_enabled": "yes",
+    }
+    assert pages.post("/s/elm-school/manage/rules", form).status_code == 302
+    saved = world.api(school.coordinator).get("/api/v1/schemes/elm-school/policy").get_json()
+    assert saved["groups"] == {"enabled": True, "league_table": True}
+    assert saved["referrals"] == {"enabled": True}
+    # The listings section, not on this form, is kept as the school template set it.
+    assert saved["listings"]["brokered"] is True and saved["listings"]["approval"] == "coordinator"
+    assert "Referrals" in text(pages.get("/s/elm-school/manage/"))

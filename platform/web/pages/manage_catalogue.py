@@ -394,7 +394,9 @@ def policy(slug: str) -> Any:
     if request.method == "POST":
         form = Form.from_request()
         with Submission(form, POLICY_FIELDS) as sent:
-            document = policy_document(form)
+            # Sections the form does not show (listings, and any added later) are kept.
+            kept = {k: v for k, v in current.items() if k != "version"}
+            document = {**kept, **policy_document(form)}
             access = page_access(write=True, coordinator=True)
             saved = policies.update_policy(access.scheme, document, actor_user_id=access.user.id)
         if sent.ok:

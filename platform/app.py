@@ -122,9 +122,12 @@ def _register_models_and_provisioners() -> None:
     import timebank.tenants.courts.models
     import timebank.tenants.earning.models
     import timebank.tenants.earning.services
+    import timebank.tenants.groups.models
     import timebank.tenants.marketplace.categories
     import timebank.tenants.marketplace.models
     import timebank.tenants.provisioning
+    import timebank.tenants.referrals.models
+    import timebank.tenants.referrals.services
     import timebank.tenants.spending.models
     import timebank.tenants.spending.services  # noqa: F401
 

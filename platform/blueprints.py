@@ -34,21 +34,25 @@ from timebank.platform.web.pages import (
     manage,
     manage_catalogue,
     manage_children,
+    manage_groups,
     manage_ledger,
     manage_people,
     member,
     operator,
     organisation,
+    referral_pages,
 )
 from timebank.tenants.access import guardian_gate, scheme_access
 from timebank.tenants.courts import routes as courts
 from timebank.tenants.earning import routes as earning
+from timebank.tenants.groups import routes as groups
 from timebank.tenants.ledger import routes as ledger
 from timebank.tenants.marketplace import routes as marketplace
 from timebank.tenants.memberships import import_routes as member_imports
 from timebank.tenants.memberships import managed_routes as managed_members
 from timebank.tenants.memberships import routes as members
 from timebank.tenants.policy import routes as policy
+from timebank.tenants.referrals import routes as referrals
 from timebank.tenants.spending import routes as spending
 from timebank.worker import routes as jobs
 
@@ -60,6 +64,9 @@ API: tuple[ApiBlueprint, ...] = (
     members.invitations_blp,
     ledger.blp,
     earning.blp,
+    groups.blp,
+    referrals.blp,
+    referrals.links_blp,
     spending.blp,
     marketplace.blp,
     exchange.blp,
@@ -73,8 +80,15 @@ API: tuple[ApiBlueprint, ...] = (
 )
 
 # The coordinator's pages are one blueprint (``manage``) whose routes live in
-# five modules: ``manage`` and the four below add theirs to ``manage.bp``.
-MANAGE_PAGE_MODULES = (manage, manage_catalogue, manage_ledger, manage_people, manage_children)
+# six modules: ``manage`` and the five below add theirs to ``manage.bp``.
+MANAGE_PAGE_MODULES = (
+    manage,
+    manage_catalogue,
+    manage_children,
+    manage_groups,
+    manage_ledger,
+    manage_people,
+)
 # Likewise the listings pages: ``listings`` and the conversations about them.
 LISTING_PAGE_MODULES = (listings, listing_responses)
 # And the youth court pages: sittings in ``court``, ordered hours in ``court_orders``.
@@ -91,6 +105,8 @@ PAGES: tuple[FlaskBlueprint, ...] = (
     operator.bp,
     billing.bp,
     cards.bp,
+    referral_pages.bp,
+    referral_pages.public,
 )
 
 # Called by other services, not people: no CSRF token (they carry their own signature).

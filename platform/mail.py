@@ -33,6 +33,7 @@ SUBJECTS = {
     "listing_notice": "{subject}",
     "scheme_status": "{scheme_name} is {status_text}",
     "agreement_changed": "{other_name} has {event} the agreement with {scheme_name}",
+    "referral_joined": "Someone you referred has joined {scheme_name}",
 }
 
 

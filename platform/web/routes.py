@@ -33,6 +33,7 @@ from timebank.platform.ratelimit import limit_sign_in
 from timebank.platform.web.errors import render_error_page
 from timebank.platform.web.forms import Form, show_duration
 from timebank.tenants.memberships.services import memberships_of
+from timebank.tenants.referrals.services import schemes_referred_to
 
 bp = Blueprint("web", __name__)
 
@@ -108,10 +109,11 @@ def home() -> Any:
     if not current_user.is_authenticated:
         return render_template("welcome.html")
     memberships = my_schemes()
-    if not memberships and current_user.is_operator:
+    referring = schemes_referred_to(current_user.id)
+    if not memberships and not referring and current_user.is_operator:
         # An operator who belongs to no scheme has one place to be: the console.
         return redirect(url_for("operator.console"))
-    return render_template("home.html", memberships=memberships)
+    return render_template("home.html", memberships=memberships, referring=referring)
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -56,13 +56,8 @@ def accept(token: str) -> dict[str, Any]:
     if invitation.role == "guardian":
         guardian, scheme = guardians.accept_guardian_invitation(token, user)
         return {"scheme": scheme.slug, "role": "guardian", "member_id": guardian.member_id}
-    member, scheme = services.accept_invitation(token, user)
-    return {
-        "member_id": member.id,
-        "scheme": scheme.slug,
-        "role": member.role,
-        "status": member.status,
-    }
+    accepted, _scheme = services.accept_invitation(token, user)
+    return accepted
 
 
 @blp.route("/members")

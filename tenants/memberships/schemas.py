@@ -6,10 +6,13 @@ from timebank.platform.api.pagination import page_schema
 from timebank.platform.api.schemas import MAX_MINUTES, Strict
 from timebank.tenants.memberships.models import ROLES
 
+# Roles ``POST …/invitations`` may name: a membership, or a referrer (not a member).
+INVITE_ROLES = (*ROLES, "referrer")
+
 
 class InvitationCreate(Strict):
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    role = fields.String(load_default="member", validate=validate.OneOf(ROLES))
+    role = fields.String(load_default="member", validate=validate.OneOf(INVITE_ROLES))
 
 
 class InvitationOut(Schema):
@@ -19,6 +22,7 @@ class InvitationOut(Schema):
 
 class AcceptedOut(Schema):
     member_id = fields.Integer()
+    referrer_id = fields.Integer()
     scheme = fields.String()
     role = fields.String()
     status = fields.String()

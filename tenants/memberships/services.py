@@ -70,6 +70,16 @@ def register_invite_guard(guard: Callable[[Scheme], None]) -> None:
         invite_guards.append(guard)
 
 
+# Roles whose invitation makes no membership (a surgery's ``referrer``): the domain that owns
+# the role registers, at start-up, what accepting does; it answers the accept's body.
+InvitationAcceptor = Callable[[Scheme, Invitation, User], dict[str, Any]]
+invitation_acceptors: dict[str, InvitationAcceptor] = {}
+
+
+def register_invitation_acceptor(role: str, acceptor: InvitationAcceptor) -> None:
+    invitation_acceptors[role] = acceptor
+
+
 @atomic
 def invite(
     scheme: Scheme, *, email: str, role: str, actor: User, member_id: int | None = None
@@ -79,19 +89,12 @@ def invite(
     An invitation never changes an existing membership: inviting someone who
     is already a member (active or suspended) → 409 ``already_member``.
     ``member_id``: the membership it is about (a managed member's, to attach to
-    the addressee; a guardian's child) — no new member, so no plan limit.
+    the addressee; a guardian's child) — no new member, so no plan limit. An
+    invitation to a role that is not a membership (``guardian``, ``referrer``,
+    ``partner_staff``) is not counted against the plan either.
     """
     if role in ROLES:
-        existing = db.session.execute(
-            select(Member)
-            .join(User, User.id == Member.user_id)
-            .where(func.lower(User.email) == email.strip().lower(), Member.status != "left")
-        ).scalar_one_or_none()
-        if existing is not None:
-            raise _already_member(scheme, existing, who=email.strip())
-    if member_id is None:
-        for guard in invite_guards:
-            guard(scheme)  # billing: 403 plan_limit_reached over the plan's member limit
+        _refuse_members(scheme, email, new_member=member_id is None)
     token = secrets.token_urlsafe(24)
     lifetime = timedelta(days=current_app.config["INVITATION_LIFETIME_DAYS"])
     invitation = Invitation(
@@ -127,6 +130,21 @@ def invite(
     return token, invitation
 
 
+def _refuse_members(scheme: Scheme, email: str, *, new_member: bool = True) -> None:
+    """409 ``already_member`` for a member's address; the plan's guards (403) for a new one."""
+    existing = db.session.execute(
+        select(Member)
+        .join(User, User.id == Member.user_id)
+        .where(func.lower(User.email) == email.strip().lower(), Member.status != "left")
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise _already_member(scheme, existing, who=email.strip())
+    if not new_member:
+        return
+    for guard in invite_guards:
+        guard(scheme)  # billing: 403 plan_limit_reached over the plan's member limit
+
+
 def _invitation_for_token(token: str) -> Invitation:
     with tenancy.all_schemes():
         invitation = db.session.execute(
@@ -144,8 +162,11 @@ def preview_invitation(token: str) -> tuple[Invitation, Scheme]:
     return invitation, scheme
 
 
-def accept_invitation(token: str, user: User) -> tuple[Member, Scheme]:
-    """Join the invitation's scheme. 403 on another e-mail, 410 when used or expired."""
+def accept_invitation(token: str, user: User) -> tuple[dict[str, Any], Scheme]:
+    """Join the invitation's scheme (or take the role it names); the accept's body.
+
+    403 on another e-mail, 410 when used or expired.
+    """
     invitation = _invitation_for_token(token)
     scheme = db.session.get(Scheme, invitation.scheme_id)
     assert scheme is not None
@@ -154,8 +175,14 @@ def accept_invitation(token: str, user: User) -> tuple[Member, Scheme]:
 
 
 @atomic
-def _accept(scheme: Scheme, invitation_id: int, user: User) -> tuple[Member, Scheme]:
+def _accept(scheme: Scheme, invitation_id: int, user: User) -> tuple[dict[str, Any], Scheme]:
     invitation = usable_invitation(invitation_id, user)
+    acceptor = invitation_acceptors.get(invitation.role)
+    if acceptor is not None:
+        ensure_writable(scheme)
+        body = acceptor(scheme, invitation, user)
+        invitation.accepted_at = datetime.now(UTC)
+        return body, scheme
     existing = db.session.execute(
         select(Member).where(Member.user_id == user.id).with_for_update()
     ).scalar_one_or_none()
@@ -172,7 +199,8 @@ def _accept(scheme: Scheme, invitation_id: int, user: User) -> tuple[Member, Sch
         )
     invitation.accepted_at = datetime.now(UTC)
     invitation.accepted_member_id = member.id
-    return member, scheme
+    body = {"member_id": member.id, "scheme": scheme.slug, "role": member.role}
+    return {**body, "status": member.status}, scheme
 
 
 def usable_invitation(invitation_id: int, user: User) -> Invitation:

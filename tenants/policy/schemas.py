@@ -158,6 +158,25 @@ def sittings_default() -> dict[str, Any]:
     return {**SITTINGS_DEFAULTS, "roles": [dict(role) for role in SITTINGS_DEFAULTS["roles"]]}
 
 
+# Optional sector features (any scheme may switch them on; a template sets its sector's).
+GROUPS_DEFAULTS: dict[str, Any] = {"enabled": False, "league_table": False}
+REFERRALS_DEFAULTS: dict[str, Any] = {"enabled": False}
+
+
+class GroupsPolicy(Strict):
+    """Classes, houses and other groups; ``league_table`` shows groups ranked by their
+    hours on the dashboards (off by default: the school template serves under-11s)."""
+
+    enabled = StrictBoolean(required=True)
+    league_table = StrictBoolean(required=True)
+
+
+class ReferralsPolicy(Strict):
+    """Referrals of patients by referrers and referral links, and their queue."""
+
+    enabled = StrictBoolean(required=True)
+
+
 class PolicySchema(Strict):
     version = fields.Integer(dump_only=True)
     peer_transfers = fields.Nested(PeerTransfersPolicy, required=True)
@@ -173,6 +192,8 @@ class PolicySchema(Strict):
     # Added with the youth court workflows: off unless the template or a coordinator turns them on.
     sittings = fields.Nested(SittingsPolicy, load_default=sittings_default)
     orders = fields.Nested(OrdersPolicy, load_default=lambda: dict(ORDERS_DEFAULTS))
+    groups = fields.Nested(GroupsPolicy, load_default=lambda: dict(GROUPS_DEFAULTS))
+    referrals = fields.Nested(ReferralsPolicy, load_default=lambda: dict(REFERRALS_DEFAULTS))
 
     @pre_load
     def _drop_read_only(self, data: Any, **kwargs: Any) -> Any:

@@ -18,9 +18,11 @@ from timebank.platform.db import atomic, db
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.policy.models import PolicyVersion
 from timebank.tenants.policy.schemas import (
+    GROUPS_DEFAULTS,
     LISTINGS_DEFAULTS,
     MINORS_DEFAULTS,
     ORDERS_DEFAULTS,
+    REFERRALS_DEFAULTS,
     sittings_default,
     validate_policy,
 )
@@ -48,6 +50,8 @@ def policy_document(scheme: Scheme, version: int | None = None) -> dict[str, Any
         cached.setdefault("minors", dict(MINORS_DEFAULTS))
         cached.setdefault("sittings", sittings_default())
         cached.setdefault("orders", dict(ORDERS_DEFAULTS))
+        cached.setdefault("groups", dict(GROUPS_DEFAULTS))
+        cached.setdefault("referrals", dict(REFERRALS_DEFAULTS))
         cache[key] = cached
     return copy.deepcopy(cached)
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from timebank.platform import audit
 from timebank.platform.api.errors import FieldError
 from timebank.platform.db import atomic, db
+from timebank.platform.identity.models import User
 from timebank.platform.schemes.models import Scheme
+from timebank.tenants.ledger.models import Account
 from timebank.tenants.ledger.services import effective_limits, member_account
 from timebank.tenants.memberships.models import Member
 from timebank.tenants.policy.services import current_policy
@@ -79,6 +81,8 @@ def set_goal(scheme: Scheme, member: Member, reward_id: int, *, actor_user_id: i
     ).scalar_one_or_none()
     if reward is None:
         raise FieldError("reward_id", "Choose one of the rewards on offer.")
+    if not reward.is_goal and goal_rewards_marked():
+        raise FieldError("reward_id", "Choose one of the rewards marked as a goal.")
     row = _goal_row(member.id)
     if row is None:
         db.session.add(RewardGoal(scheme_id=scheme.id, member_id=member.id, reward_id=reward.id))
@@ -108,3 +112,61 @@ def clear_goal(scheme: Scheme, member: Member, *, actor_user_id: int) -> bool:
         details={"reward_id": row.reward_id},
     )
     return True
+
+
+def goal_rewards_marked() -> bool:
+    """Whether a coordinator has marked any active reward as a goal (members then choose
+    among those; with none marked, any active reward may be a goal)."""
+    found = db.session.execute(
+        select(Reward.id).where(Reward.active.is_(True), Reward.is_goal.is_(True)).limit(1)
+    ).first()
+    return found is not None
+
+
+def goal_choices() -> list[Reward]:
+    """The rewards a member may choose as a goal, cheapest first."""
+    statement = select(Reward).where(Reward.active.is_(True))
+    if goal_rewards_marked():
+        statement = statement.where(Reward.is_goal.is_(True))
+    return list(db.session.execute(statement.order_by(Reward.price, Reward.id)).scalars())
+
+
+def near_goals() -> list[dict[str, Any]]:
+    """Every member with a goal (of an active reward) and how far they are, nearest first.
+
+    ``share`` is the part of the price the balance covers (0 to 1); members who left
+    are not listed.
+    """
+    rows = db.session.execute(
+        select(Member.id, User.name, Reward.id, Reward.name, Reward.price, Account.balance)
+        .join(RewardGoal, RewardGoal.member_id == Member.id)
+        .join(
+            Reward,
+            and_(
+                Reward.scheme_id == RewardGoal.scheme_id,
+                Reward.id == RewardGoal.reward_id,
+                Reward.active.is_(True),
+            ),
+        )
+        .join(User, User.id == Member.user_id)
+        .join(Account, and_(Account.scheme_id == Member.scheme_id, Account.member_id == Member.id))
+        .where(Member.status != "left")
+    ).all()
+    items: list[dict[str, Any]] = []
+    for member_id, name, reward_id, reward_name, price, balance in rows:
+        progress = min(price, max(0, balance))
+        items.append(
+            {
+                "member_id": member_id,
+                "name": name,
+                "reward_id": reward_id,
+                "reward_name": reward_name,
+                "price": price,
+                "balance": balance,
+                "progress_minutes": progress,
+                "missing_minutes": price - progress,
+                "share": round(progress / price, 4),
+            }
+        )
+    items.sort(key=lambda item: (-item["share"], item["missing_minutes"], item["member_id"]))
+    return items

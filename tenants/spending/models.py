@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,6 +37,9 @@ class Reward(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
     # Comma-separated roles that may redeem it; None: everyone.
     eligible_roles: Mapped[str | None] = mapped_column(String(60))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Marked by a coordinator as something to save up for (the computer after 50 hours):
+    # when any reward is, members choose their goal among these.
+    is_goal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = utcnow_column()
 
     __table_args__ = (

@@ -20,6 +20,7 @@ from timebank.tenants.spending.schemas import (
     GrantIn,
     LeaveIn,
     MembershipEndOut,
+    NearGoalList,
     PotOut,
     RedemptionCreate,
     RedemptionOut,
@@ -223,6 +224,14 @@ def set_goal(body: dict[str, Any], slug: str) -> dict[str, Any]:
 def clear_goal(slug: str) -> None:
     access = scheme_access(slug, write=True)
     goals.clear_goal(access.scheme, access.member, actor_user_id=access.user.id)
+
+
+@blp.route("/goals")
+@blp.response(200, NearGoalList)
+def near_goals(slug: str) -> dict[str, Any]:
+    """Coordinators: every member's goal and progress, nearest to their goal first."""
+    scheme_access(slug, coordinator=True)
+    return {"items": goals.near_goals()}
 
 
 @blp.route("/leave", methods=["POST"])

@@ -10,6 +10,7 @@ from timebank.platform.api.pagination import page_schema
 from timebank.platform.api.schemas import (
     PageQuery,
     Strict,
+    StrictBoolean,
     free_text,
     minutes,
     object_id,
@@ -86,6 +87,12 @@ class RewardCreate(Strict):
     description = free_text()
     per_member_limit = fields.Nested(PerMemberLimit, load_default=None, allow_none=True)
     eligible_roles = _eligible_roles(load_default=None)
+    goal = StrictBoolean(
+        load_default=False,
+        metadata={
+            "description": "Something to save up for: members choose their goal among these."
+        },
+    )
 
 
 class RewardPatch(Strict):
@@ -96,6 +103,7 @@ class RewardPatch(Strict):
     per_member_limit = fields.Nested(PerMemberLimit, allow_none=True)
     eligible_roles = _eligible_roles()
     active = fields.Boolean()
+    goal = StrictBoolean()
 
     @validates_schema
     def _not_empty(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -112,6 +120,7 @@ class RewardOut(Schema):
     active = fields.Boolean()
     per_member_limit = fields.Nested(PerMemberLimit, allow_none=True)
     eligible_roles = fields.List(fields.String(), allow_none=True)
+    goal = fields.Boolean()
     created_at = fields.DateTime()
 
 
@@ -220,3 +229,19 @@ class GoalOut(Schema):
     missing_minutes = fields.Integer(allow_none=True)
     progress_minutes = fields.Integer(allow_none=True)
     set_at = fields.DateTime(allow_none=True)
+
+
+class NearGoalOut(Schema):
+    member_id = fields.Integer()
+    name = fields.String()
+    reward_id = fields.Integer()
+    reward_name = fields.String()
+    price = fields.Integer()
+    balance = fields.Integer()
+    progress_minutes = fields.Integer()
+    missing_minutes = fields.Integer()
+    share = fields.Float(metadata={"description": "The part of the price reached, 0 to 1."})
+
+
+class NearGoalList(Schema):
+    items = fields.List(fields.Nested(NearGoalOut))

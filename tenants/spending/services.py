@@ -85,6 +85,7 @@ def describe_reward(reward: Reward) -> dict[str, Any]:
         "active": reward.active,
         "per_member_limit": limit,
         "eligible_roles": _roles(reward),
+        "goal": reward.is_goal,
         "created_at": reward.created_at,
     }
 
@@ -112,6 +113,8 @@ def _apply(reward: Reward, changes: dict[str, Any]) -> None:
     for name in ("name", "price", "stock", "description", "active"):
         if name in changes:
             setattr(reward, name, changes[name])
+    if "goal" in changes:
+        reward.is_goal = bool(changes["goal"])
     if "per_member_limit" in changes:
         limit = changes["per_member_limit"]
         reward.limit_quantity = limit["quantity"] if limit else None

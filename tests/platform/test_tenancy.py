@@ -26,6 +26,7 @@ PUBLIC = {
     ("POST", "/api/v1/password/forgot"),
     ("POST", "/api/v1/password/reset"),
     ("POST", "/api/v1/card-tokens"),  # a card code and PIN are the credentials
+    ("POST", "/api/v1/referral-links/<token>/referrals"),
 }
 NEEDS_POSTGRES = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL"), reason="row-level security is a PostgreSQL feature"

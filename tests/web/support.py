@@ -72,6 +72,9 @@ class BetaObjects:
     listing: int = 0
     response: int = 0
     category: int = 0
+    referral: int = 0
+    link: int = 0
+    group: int = 0
 
 
 def beta_objects(world: World) -> BetaObjects:
@@ -111,7 +114,24 @@ def beta_objects(world: World) -> BetaObjects:
         {"message": "I can drive you"},
     )
     assert responded.status_code == 201, responded.get_json()
+    # B is a surgery: a referral and a referral link; groups switched on, with one group.
+    coordinator = world.api(b.coordinator)
+    referral = coordinator.post(
+        f"/api/v1/schemes/{b.slug}/referrals",
+        {"name": "Pat Patient", "contact": "07700 900123", "reason": "loneliness", "consent": True},
+    )
+    assert referral.status_code == 201, referral.get_json()
+    link = coordinator.post(f"/api/v1/schemes/{b.slug}/referral-links", {"label": "Reception"})
+    assert link.status_code == 201, link.get_json()
+    policy = coordinator.get(f"/api/v1/schemes/{b.slug}/policy").get_json()
+    policy["groups"] = {"enabled": True, "league_table": True}
+    assert coordinator.put(f"/api/v1/schemes/{b.slug}/policy", policy).status_code == 200
+    group = coordinator.post(f"/api/v1/schemes/{b.slug}/groups", {"name": "Tuesday group"})
+    assert group.status_code == 201, group.get_json()
     return BetaObjects(
+        referral=referral.get_json()["id"],
+        link=link.get_json()["id"],
+        group=group.get_json()["id"],
         listing=posted.get_json()["id"],
         response=responded.get_json()["id"],
         category=categories[0]["id"],

@@ -50,7 +50,9 @@ def school_with_computer(app: Flask, world: World) -> tuple[SchemeInfo, Person, 
     pupil = make_user(app, name="Pia Pupil")
     add_member(app, scheme, pupil)
     fund(app, scheme, pupil, 150)
-    reward = create_reward(world, scheme, name="Pupils' computer", price=600)
+    # A goal reward: the school template marks its own computer as one, so members choose
+    # their goal among goal rewards.
+    reward = create_reward(world, scheme, name="Pupils' computer", price=600, goal=True)
     return scheme, pupil, int(reward["id"])
 
 

@@ -46,6 +46,10 @@ def fill(rule: str, slug: str, objects: BetaObjects) -> str:
         # another's real sittings and orders.
         "sitting_id": 1,
         "order_id": 1,
+        "referral_id": objects.referral,
+        "link_id": objects.link,
+        "group_id": objects.group,
+        "referrer_id": 1,
     }
     path = rule.replace("<slug>", slug)
     path = re.sub(r"<any\(([^,)]+)[^>]*\):\w+>", lambda m: m.group(1), path)

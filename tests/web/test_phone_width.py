@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.factories import PASSWORD, World, make_operator
+from tests.tenants.referrals.support import REFERRAL, make_referrer
 from tests.web.browser import LiveServer, log_in, needs_chromium, screenshot
 from tests.web.support import beta_objects
 
@@ -114,6 +115,12 @@ def test_every_page_fits_a_phone(
         (f"{manage}/checks", "checks"),
         (f"{manage}/members/{objects.member}/statement/print", "statement-print"),
         ("/guardian", "guardian"),
+        (f"{manage}/groups", "groups"),
+        (f"{manage}/groups/{objects.group}", "group"),
+        (f"{manage}/groups/{objects.group}/award", "group-award"),
+        (f"{manage}/goals", "goals"),
+        (f"{base}/referrals/", "referrals-queue"),
+        (f"{base}/referrals/links", "referral-links"),
         (f"{base}/billing", "billing"),
     ):
         visit(coordinator, live_server, path, name, too_wide)
@@ -123,6 +130,18 @@ def test_every_page_fits_a_phone(
     visit(console, live_server, "/operator/", "operator-console", too_wide)
     visit(console, live_server, "/operator/billing", "operator-billing", too_wide)
     visit(console, live_server, "/operator/jobs", "operator-jobs", too_wide)
+
+    # A referrer (no member) and anyone holding a referral link.
+    referrer = make_referrer(world, b)
+    world.api(referrer).post(f"/api/v1/schemes/{b.slug}/referrals", REFERRAL)
+    referring = browser_context(viewport=PHONE).new_page()
+    log_in(referring, live_server, referrer.email, PASSWORD)
+    visit(referring, live_server, "/", "referrer-home", too_wide)
+    visit(referring, live_server, f"{base}/referrals/", "referrer-referrals", too_wide)
+    link = world.api(b.coordinator).post(
+        f"/api/v1/schemes/{b.slug}/referral-links", {"label": "Front desk"}
+    )
+    visit(anonymous, live_server, f"/refer/{link.get_json()['token']}", "refer-link", too_wide)
     visit(console, live_server, f"/operator/schemes/{b.slug}", "operator-scheme", too_wide)
     visit(console, live_server, "/operator/", "operator-console", too_wide)
     # Every Suspend button lies inside the phone's width: no scrolling sideways to reach it.

@@ -82,12 +82,15 @@ def _join_after_signup(token: str, user: Any) -> Any:
     """A new account made from an invitation joins its scheme straight away."""
     session.pop(INVITATION_KEY, None)
     try:
-        _member, scheme = memberships.accept_invitation(token, user)
+        accepted, scheme = memberships.accept_invitation(token, user)
     except ApiError as error:
         # Another address than the invitation's: the account stands, the
         # invitation page says why it cannot be used with it.
         flash(f"Welcome, {user.name}. Your account is ready. {error.detail}")
         return redirect(url_for("account.invitation", token=token))
+    if accepted["role"] == "referrer":
+        flash(f"Welcome, {user.name}. You can now refer people to {scheme.name}.")
+        return redirect(url_for("referral_pages.home", slug=scheme.slug))
     flash(f"Welcome, {user.name}. Your account is ready, and you have joined {scheme.name}.")
     return redirect(url_for("member.overview", slug=scheme.slug))
 
@@ -219,7 +222,7 @@ def accept_invitation(token: str) -> Any:
             session.pop(INVITATION_KEY, None)
             flash(f"You are now a guardian in {scheme.name}. Please read and answer below.")
             return redirect(url_for("cards.guardian_home"))
-        _member, scheme = memberships.accept_invitation(token, current_user)
+        accepted, scheme = memberships.accept_invitation(token, current_user)
     except ApiError as error:
         found, scheme = memberships.preview_invitation(token)
         form = Form(message=error.detail)
@@ -234,6 +237,9 @@ def accept_invitation(token: str) -> Any:
             form=form,
         ), error.status
     session.pop(INVITATION_KEY, None)
+    if accepted["role"] == "referrer":
+        flash(f"You can now refer people to {scheme.name}. Your referrals show here.")
+        return redirect(url_for("referral_pages.home", slug=scheme.slug))
     flash(f"Welcome to {scheme.name}! This is your page in the scheme.")
     return redirect(url_for("member.overview", slug=scheme.slug))
 

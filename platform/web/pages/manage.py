@@ -10,6 +10,7 @@ asks :func:`page_access` for a coordinator (403 otherwise).
 from __future__ import annotations
 
 import io
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Response, request
@@ -19,7 +20,10 @@ from timebank.platform.web import charts, reads
 from timebank.platform.web.forms import Form
 from timebank.platform.web.pages.common import page_access, render, scheme_blueprint
 from timebank.tenants.access import get_member
+from timebank.tenants.groups import services as groups
 from timebank.tenants.ledger import services as ledger
+from timebank.tenants.policy.services import current_policy
+from timebank.tenants.referrals import services as referrals
 from timebank.tenants.reports import services as reports
 
 bp = scheme_blueprint("manage", "/manage")
@@ -68,6 +72,7 @@ def dashboard(slug: str) -> Any:
             label_every=2,
         )
     top = reports.top_activities(access.scheme)
+    features = current_policy(access.scheme)
     return render(
         "manage/dashboard.html",
         totals=reports.scheme_totals(),
@@ -79,6 +84,24 @@ def dashboard(slug: str) -> Any:
         top=top,
         top_max=max((item["minutes"] for item in top), default=0),
         pending=reads.claims(status="pending", limit=5),
+        league=groups.league() if groups.league_shown(access.scheme) else None,
+        funnel=_funnel(access.scheme, weeks[0].start, weeks[-1].start + timedelta(days=6))
+        if features["referrals"]["enabled"]
+        else None,
+    )
+
+
+def _funnel(scheme: Any, start: date, end: date) -> charts.Chart:
+    """The referral funnel of the dashboard's twelve weeks, as bars (with its table)."""
+    counts = referrals.funnel(scheme, start, end).counts
+    stages = list(referrals.STAGES)
+    return charts.bar_chart(
+        f"Referrals from {start:%d %b} to {end:%d %b}: how far they got "
+        f"({counts['declined']} declined, {counts['lost']} lost touch)",
+        [referrals.STATUS_LABELS[stage] for stage in stages],
+        [("Referrals", [float(counts[stage]) for stage in stages])],
+        unit="referrals",
+        whole=True,
     )
 
 

@@ -90,7 +90,7 @@ def activity(slug: str, activity_id: int) -> Any:
     )
     status = 200
     if request.method == "POST":
-        form = Form.from_request(active="")
+        form = Form.from_request(active="", goal="")
         with Submission(form, ACTIVITY_FIELDS) as sent:
             changes = ActivityPatch().load(_activity_fields(form))
             access = page_access(write=True, coordinator=True)
@@ -128,6 +128,7 @@ def _reward_fields(form: Form) -> dict[str, Any]:
         "stock": read_int(form, "stock", required=False, low=0, high=1_000_000),
         "description": read_optional_text(form, "description", max_length=600),
         "per_member_limit": {"quantity": quantity, "period": period} if quantity else None,
+        "goal": form.get("goal") == "yes",
     }
     form.check()
     return fields
@@ -171,11 +172,12 @@ def reward(slug: str, reward_id: int) -> Any:
             "limit_quantity": str(limit.get("quantity", "")),
             "limit_period": limit.get("period", "month"),
             "active": "yes" if found["active"] else "",
+            "goal": "yes" if found["goal"] else "",
         }
     )
     status = 200
     if request.method == "POST":
-        form = Form.from_request(active="")
+        form = Form.from_request(active="", goal="")
         with Submission(form, REWARD_FIELDS) as sent:
             changes = RewardPatch().load(
                 {**_reward_fields(form), "active": form.get("active") == "yes"}
@@ -236,6 +238,9 @@ POLICY_FIELDS = {
     "sittings.self_signup": "sittings_self_signup",
     "orders.enabled": "orders_enabled",
     "orders.extra_hours_earn_credits": "orders_extra_credits",
+    "groups.enabled": "groups_enabled",
+    "groups.league_table": "league_table",
+    "referrals.enabled": "referrals_enabled",
 }
 
 CHANGE_WORDS = {
@@ -260,6 +265,9 @@ CHANGE_WORDS = {
     "sittings.roles": "sitting roles",
     "orders.enabled": "ordered hours",
     "orders.extra_hours_earn_credits": "credits for hours beyond an order",
+    "groups.enabled": "groups",
+    "groups.league_table": "league table",
+    "referrals.enabled": "referrals",
     "*": "first rules",
 }
 
@@ -348,6 +356,9 @@ def policy_form(document: dict[str, Any]) -> Form:
             "sittings_self_signup": "yes" if document["sittings"]["self_signup"] else "",
             "orders_enabled": "yes" if document["orders"]["enabled"] else "",
             "orders_extra_credits": "yes" if document["orders"]["extra_hours_earn_credits"] else "",
+            "groups_enabled": "yes" if document["groups"]["enabled"] else "",
+            "league_table": "yes" if document["groups"]["league_table"] else "",
+            "referrals_enabled": "yes" if document["referrals"]["enabled"] else "",
         }
     )
 
@@ -392,6 +403,11 @@ def policy_document(form: Form, current: dict[str, Any]) -> dict[str, Any]:
             "enabled": form.get("orders_enabled") == "yes",
             "extra_hours_earn_credits": form.get("orders_extra_credits") == "yes",
         },
+        "groups": {
+            "enabled": form.get("groups_enabled") == "yes",
+            "league_table": form.get("league_table") == "yes",
+        },
+        "referrals": {"enabled": form.get("referrals_enabled") == "yes"},
     }
     form.check()
     kept = {key: value for key, value in current.items() if key != "version"}

@@ -32,7 +32,7 @@ from timebank.tenants.ledger import services as ledger
 from timebank.tenants.memberships import imports
 from timebank.tenants.memberships import services as memberships
 from timebank.tenants.memberships.models import ROLES
-from timebank.tenants.memberships.schemas import InvitationCreate
+from timebank.tenants.memberships.schemas import INVITE_ROLES, InvitationCreate
 from timebank.tenants.policy.services import current_policy
 
 # --- the claims queue -----------------------------------------------------------------
@@ -135,7 +135,7 @@ def invite(slug: str) -> Any:
     form = Form.from_request(role="member")
     with Submission(form, {"email": "email", "role": "role"}) as sent:
         email = read_text(form, "email", required=True, max_length=254)
-        role = read_choice(form, "role", ROLES, message="Choose member or coordinator.")
+        role = read_choice(form, "role", INVITE_ROLES, message="Choose member or coordinator.")
         form.check()
 
         body = InvitationCreate().load({"email": email, "role": role})

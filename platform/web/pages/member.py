@@ -22,6 +22,7 @@ from timebank.platform.web.pages.common import page_access, policy, render, sche
 from timebank.tenants.access import get_member
 from timebank.tenants.earning import caps
 from timebank.tenants.earning import services as earning
+from timebank.tenants.groups import services as groups
 from timebank.tenants.ledger import services as ledger
 from timebank.tenants.marketplace.exchanges import given_received
 from timebank.tenants.spending import gifts, goals, leaving
@@ -45,6 +46,7 @@ def overview(slug: str) -> Any:
         my_claims=reads.claims(member_id=access.member.id, limit=5),
         exchanges=given_received(access.member.id),
         goal=goals.goal_of(access.member.id),
+        league=groups.league() if groups.league_shown(access.scheme) else None,
         pending_count=len(reads.claims(status="pending", limit=100))
         if access.is_coordinator
         else 0,
@@ -248,6 +250,7 @@ def _rewards_page(access: Any, form: Form, failed_reward: int | None, status: in
         rewards=rewards,
         missing=goals.missing_for(access.scheme, access.member.id, rewards),
         goal_id=goal["reward_id"] if goal else None,
+        goal_choices={reward.id for reward in goals.goal_choices()},
         mine=reads.redemptions(member_id=access.member.id, limit=10),
         account=ledger.member_account(access.member.id),
         enabled=policy()["rewards"]["enabled"],

@@ -1,0 +1,1 @@
+"""Surgery referrals: referrers and referral links refer patients; coordinators work a queue."""

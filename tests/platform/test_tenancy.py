@@ -96,8 +96,30 @@ def _populate_scheme_a(app: Flask, world: World) -> None:
     )
 
 
+OPTIONAL_FEATURES = {
+    "sittings": {"enabled": True},
+    "orders": {"enabled": True},
+    "groups": {"enabled": True},
+    "referrals": {"enabled": True},
+}
+
+
+def _switch_on_optional_features(world: World) -> None:
+    """Both schemes use every optional workflow, so each route reaches its object look-up
+    (with a feature off, its routes answer 403 ``…_disabled`` before any look-up)."""
+    for scheme in (world.a, world.b):
+        api = world.api(scheme.coordinator)
+        document = api.get(f"/api/v1/schemes/{scheme.slug}/policy").get_json()
+        document.pop("version", None)
+        for section, changes in OPTIONAL_FEATURES.items():
+            document[section] = {**document[section], **changes}
+        saved = api.put(f"/api/v1/schemes/{scheme.slug}/policy", document)
+        assert saved.status_code == 200, saved.data
+
+
 def test_another_schemes_objects_give_404_to_a_coordinator(app: Flask, world: World) -> None:
     """B's coordinator, in B, asking for objects that exist in A only (id 1 of each table)."""
+    _switch_on_optional_features(world)
     _populate_scheme_a(app, world)
     b_coordinator = world.b.coordinator
     a_coordinator = world.a.coordinator

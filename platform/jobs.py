@@ -52,6 +52,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import BigInteger, Index, Integer, String, Text, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from timebank.platform import links
 from timebank.platform.db import (
     UTCDateTime,
     after_commit,
@@ -101,6 +102,8 @@ class OutboxJob(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = utcnow_column()
     relay_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     relayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The address the enqueuing request came in on: links in the job's mails use it.
+    link_base: Mapped[str | None] = mapped_column(String(300))
 
     __table_args__ = (Index("ix_job_outbox_relayed_at", "relayed_at"),)
 
@@ -181,13 +184,22 @@ def enqueue(
     if backoff is None:
         backoff = default_backoff()
     atomic = has_app_context() and in_atomic()
+    link_base = links.enqueued_base()
     if not current_app.config.get("REDIS_URL"):
         if atomic:
             after_commit(lambda: resolve(path)(*args))
             return None
         return resolve(path)(*args)
     if atomic:
-        _write_outbox(queue, path, args, timeout=timeout, retries=retries, backoff=backoff)
+        _write_outbox(
+            queue,
+            path,
+            args,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
+            link_base=link_base,
+        )
         return None
     return _push(
         redis_connection(),
@@ -197,6 +209,7 @@ def enqueue(
         timeout=timeout,
         retries=retries,
         backoff=backoff,
+        link_base=link_base,
     )
 
 
@@ -210,6 +223,7 @@ def _push(
     retries: int,
     backoff: Sequence[int],
     job_id: str | None = None,
+    link_base: str | None = None,
 ) -> Any:
     from rq import Retry
 
@@ -225,6 +239,7 @@ def _push(
         failure_ttl=FAILURE_TTL,
         result_ttl=RESULT_TTL,
         retry=Retry(max=retries, interval=intervals) if retries else None,
+        meta={"link_base": link_base} if link_base else None,
     )
 
 
@@ -277,6 +292,7 @@ def _write_outbox(
     timeout: int,
     retries: int,
     backoff: Sequence[int],
+    link_base: str | None,
 ) -> None:
     row = OutboxJob(
         queue=queue,
@@ -286,6 +302,7 @@ def _write_outbox(
         retries=retries,
         backoff=",".join(str(seconds) for seconds in backoff),
         relay_attempts=0,
+        link_base=link_base,
     )
     session = db.session()
     session.add(row)
@@ -370,6 +387,7 @@ def _relay_one(connection: Any, row: OutboxJob) -> None:
         retries=row.retries,
         backoff=[int(part) for part in row.backoff.split(",") if part],
         job_id=row.rq_job_id,
+        link_base=row.link_base,
     )
 
 
@@ -449,10 +467,18 @@ def job(fn: Callable[P, T]) -> Callable[P, T]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         if has_app_context() and not _in_worker:
             return fn(*args, **kwargs)
-        with worker_app().app_context():
+        with worker_app().app_context(), links.job_base(_current_link_base()):
             return fn(*args, **kwargs)
 
     return wrapper
+
+
+def _current_link_base() -> str | None:
+    from rq import get_current_job
+
+    current = get_current_job()
+    value = current.meta.get("link_base") if current is not None else None
+    return str(value) if value else None
 
 
 def use_worker_app(app: Flask) -> None:

@@ -33,6 +33,8 @@ SUBJECTS = {
     "listing_notice": "{subject}",
     "scheme_status": "{scheme_name} is {status_text}",
     "agreement_changed": "{other_name} has {event} the agreement with {scheme_name}",
+    "credit_received": "{subject}",
+    "credit_digest": "Time credits you received in {scheme_name}: {count}",
 }
 
 

@@ -43,6 +43,7 @@ from timebank.platform.exchange.terms import (
 )
 from timebank.platform.identity.models import User
 from timebank.platform.schemes.models import Scheme
+from timebank.tenants.ledger.credit_mail import notify_credit
 from timebank.tenants.ledger.locking import lock_accounts
 from timebank.tenants.ledger.models import Account
 from timebank.tenants.ledger.services import (
@@ -286,6 +287,15 @@ def _post_exchange(
             exchange_id=exchange_id,
             names={payee_account.id: "The payee's balance"},
         )
+        if payee_account.member_id is not None:
+            notify_credit(
+                payee_scheme,
+                member_id=payee_account.member_id,
+                kind="paid",
+                amount=credited,
+                transaction_id=payee_leg.id,
+                from_scheme_id=a,
+            )
     db.session.add(
         Exchange(
             id=exchange_id,

@@ -10,7 +10,7 @@ from typing import Any, cast
 from flask import current_app
 from sqlalchemy import Select, and_, func, select
 
-from timebank.platform import audit, tenancy
+from timebank.platform import audit, links, tenancy
 from timebank.platform.api.errors import (
     Conflict,
     FieldError,
@@ -104,7 +104,7 @@ def invite(scheme: Scheme, *, email: str, role: str, actor: User) -> tuple[str, 
         target=f"invitation:{invitation.id}",
         details={"email": invitation.email, "role": role},
     )
-    link = f"{current_app.config['BASE_URL']}/invitations/{token}"
+    link = links.link(f"/invitations/{token}", remembered=scheme.link_base)
     send_mail(
         to=invitation.email,
         template="invitation",

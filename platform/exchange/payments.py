@@ -96,12 +96,16 @@ def pay_partner(
     member: Member,
     *,
     to_scheme: str,
-    to_member_id: int,
+    to_member_id: int | None = None,
+    to_member_number: int | None = None,
     amount: int,
     memo: str | None,
     actor_user_id: int,
 ) -> dict[str, Any]:
     """Pay a member of a partner scheme; returns the payer's leg as the ledger describes it.
+
+    The payee is ``to_member_id`` (the API) or ``to_member_number`` (the number members
+    are shown in their scheme: the pages); errors name ``to_member_id`` either way.
 
     Raises 422 on ``to_scheme``/``to_member_id``/``amount``, 422 ``exchange_disabled``,
     ``no_agreement``, ``agreement_not_active``, ``agreement_limit_exceeded``,
@@ -118,7 +122,11 @@ def pay_partner(
         credited = _credited_amount(amount, rate, payee_scheme)
 
         with leg_context(b, a):
-            payee = resolve_payee("to_member_id", to_member_id)
+            payee_id = to_member_id
+            if to_member_number is not None:
+                payee_id = _member_by_number(payee_scheme, to_member_number)
+            assert payee_id is not None
+            payee = resolve_payee("to_member_id", payee_id)
             payee_name = _payee_display_name(payee_scheme, payee)
 
         (payer_account, payer_clearing), (payee_account, payee_clearing) = _lock_both_legs(
@@ -153,6 +161,14 @@ def pay_partner(
         return described
 
     return run_atomic(work)
+
+
+def _member_by_number(payee_scheme: Scheme, number: int) -> int:
+    """The member of the partner scheme with this member number (422 on ``to_member_id``)."""
+    found = db.session.execute(select(Member.id).where(Member.number == number)).scalar()
+    if found is None:
+        raise FieldError("to_member_id", f"{payee_scheme.name} has no member with this number.")
+    return int(found)
 
 
 def _partner_scheme(payer_scheme: Scheme, slug: str) -> Scheme:

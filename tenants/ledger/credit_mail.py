@@ -41,6 +41,11 @@ WINDOW = timedelta(hours=1)
 SETTINGS = ("paid", "awarded", "gifted")
 
 
+def burst_limit() -> int:
+    """Single credit mails a member gets in an hour before the rest wait for the digest."""
+    return int(current_app.config.get("CREDIT_MAIL_BURST", 3))
+
+
 def mail_settings(member_id: int) -> dict[str, bool]:
     """A member's credit-mail switches (all on unless they turned one off)."""
     row = db.session.execute(
@@ -145,7 +150,7 @@ def notify_credit(
         link_base=links.enqueued_base(),
         in_digest=False,
     )
-    if recent_count < int(current_app.config.get("CREDIT_MAIL_BURST", 3)):
+    if recent_count < burst_limit():
         notice.mailed_at = now
         known = {from_member_id: from_name} if from_member_id and from_name else {}
         line = describe([notice], scheme, names=known)[0]

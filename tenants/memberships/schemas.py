@@ -19,6 +19,7 @@ class InvitationOut(Schema):
 
 class AcceptedOut(Schema):
     member_id = fields.Integer()
+    member_number = fields.Integer()
     scheme = fields.String()
     role = fields.String()
     status = fields.String()
@@ -26,6 +27,8 @@ class AcceptedOut(Schema):
 
 class MemberOut(Schema):
     member_id = fields.Integer()
+    # 1, 2, 3 … in join order within the scheme: what people are shown (ids stay ids).
+    member_number = fields.Integer()
     name = fields.String()
     role = fields.String()
     status = fields.String()
@@ -52,3 +55,20 @@ class MemberPatch(Strict):
     def _not_empty(self, data: dict[str, object], **kwargs: object) -> None:
         if not data:
             raise ValidationError("Give at least one of role, status, min_balance, max_balance.")
+
+
+class MailSettingsOut(Schema):
+    paid = fields.Boolean()
+    awarded = fields.Boolean()
+    gifted = fields.Boolean()
+
+
+class MailSettingsIn(Strict):
+    paid = fields.Boolean(strict=True)
+    awarded = fields.Boolean(strict=True)
+    gifted = fields.Boolean(strict=True)
+
+    @validates_schema
+    def _not_empty(self, data: dict[str, object], **kwargs: object) -> None:
+        if not data:
+            raise ValidationError("Give at least one of paid, awarded, gifted.")

@@ -323,6 +323,7 @@ def memberships_of(user: User) -> list[dict[str, Any]]:
             "role": member.role,
             "status": member.status,
             "member_id": member.id,
+            "member_number": member.number,
             "balance": balance or 0,
         }
         for member, scheme, balance in rows
@@ -371,6 +372,7 @@ def describe_member(member: Member) -> dict[str, Any]:
     account = member_account(member.id)
     return {
         "member_id": member.id,
+        "member_number": member.number,
         "name": user.name if user else "",
         "email": user.email if user else "",
         "role": member.role,

@@ -465,20 +465,16 @@ def job(fn: Callable[P, T]) -> Callable[P, T]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        # An RQ job carries the address its enqueuing request came in on (links in mail).
+        stored = links.stored_job_base()
+        remembered = links.job_base(stored) if stored else contextlib.nullcontext()
         if has_app_context() and not _in_worker:
-            return fn(*args, **kwargs)
-        with worker_app().app_context(), links.job_base(_current_link_base()):
+            with remembered:
+                return fn(*args, **kwargs)
+        with worker_app().app_context(), remembered:
             return fn(*args, **kwargs)
 
     return wrapper
-
-
-def _current_link_base() -> str | None:
-    from rq import get_current_job
-
-    current = get_current_job()
-    value = current.meta.get("link_base") if current is not None else None
-    return str(value) if value else None
 
 
 def use_worker_app(app: Flask) -> None:

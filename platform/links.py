@@ -63,6 +63,15 @@ def link(path: str, *, remembered: str | None = None) -> str:
     return base_url(remembered=remembered) + path
 
 
+def stored_job_base() -> str | None:
+    """The address stored with the RQ job running now (``meta["link_base"]``), if any."""
+    from rq import get_current_job
+
+    current = get_current_job()
+    value = current.meta.get("link_base") if current is not None else None
+    return str(value) if value else None
+
+
 @contextlib.contextmanager
 def job_base(value: str | None) -> Iterator[None]:
     """Within the block, links use ``value`` (a job's stored address) unless ``BASE_URL`` is set."""

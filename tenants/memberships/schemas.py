@@ -3,7 +3,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from timebank.platform.api.pagination import page_schema
-from timebank.platform.api.schemas import MAX_MINUTES, Strict
+from timebank.platform.api.schemas import MAX_MINUTES, Strict, StrictBoolean
 from timebank.tenants.memberships.models import ROLES
 
 
@@ -64,9 +64,9 @@ class MailSettingsOut(Schema):
 
 
 class MailSettingsIn(Strict):
-    paid = fields.Boolean(strict=True)
-    awarded = fields.Boolean(strict=True)
-    gifted = fields.Boolean(strict=True)
+    paid = StrictBoolean()
+    awarded = StrictBoolean()
+    gifted = StrictBoolean()
 
     @validates_schema
     def _not_empty(self, data: dict[str, object], **kwargs: object) -> None:

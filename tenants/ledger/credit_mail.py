@@ -254,7 +254,7 @@ def describe(
                 "amount_text": amount_text,
                 "who": who,
                 "subject": subject,
-                "text": text + ".",
+                "text": text[:1].upper() + text[1:] + ".",
                 "at": notice.created_at,
             }
         )

@@ -76,19 +76,22 @@ def upgrade():
     with op.batch_alter_table('job_outbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('link_base', sa.String(length=300), nullable=True))
 
-    with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('number', sa.Integer(), nullable=True))
+    # members and schemes are referenced by many tables: on SQLite they are altered in
+    # place (ADD COLUMN, a unique index), never rebuilt (a rebuild drops the table, which
+    # its foreign keys refuse once there is data).
     postgres = op.get_bind().dialect.name == "postgresql"
     if postgres:
+        op.add_column('members', sa.Column('number', sa.Integer(), nullable=True))
         # members has FORCE ROW LEVEL SECURITY: the owner running this sees every scheme only so.
         op.execute("SELECT set_config('app.all_schemes', 'on', true)")
-    op.execute(BACKFILL_NUMBERS)
-    with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.alter_column('number', existing_type=sa.Integer(), nullable=False)
-        batch_op.create_unique_constraint(batch_op.f('uq_members_scheme_id_number'), ['scheme_id', 'number'])
+        op.execute(BACKFILL_NUMBERS)
+        op.alter_column('members', 'number', existing_type=sa.Integer(), nullable=False)
+    else:
+        op.execute("ALTER TABLE members ADD COLUMN number INTEGER NOT NULL DEFAULT 0")
+        op.execute(BACKFILL_NUMBERS)
+    op.create_index('uq_members_scheme_id_number', 'members', ['scheme_id', 'number'], unique=True)
 
-    with op.batch_alter_table('schemes', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('link_base', sa.String(length=300), nullable=True))
+    op.add_column('schemes', sa.Column('link_base', sa.String(length=300), nullable=True))
 
     if postgres:
         for table in NEW_TENANT_TABLES:
@@ -101,12 +104,13 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('schemes', schema=None) as batch_op:
-        batch_op.drop_column('link_base')
-
-    with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('uq_members_scheme_id_number'), type_='unique')
-        batch_op.drop_column('number')
+    op.drop_index('uq_members_scheme_id_number', table_name='members')
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_column('schemes', 'link_base')
+        op.drop_column('members', 'number')
+    else:  # in place, as in upgrade (SQLite 3.35+ drops a column)
+        op.execute("ALTER TABLE schemes DROP COLUMN link_base")
+        op.execute("ALTER TABLE members DROP COLUMN number")
 
     with op.batch_alter_table('job_outbox', schema=None) as batch_op:
         batch_op.drop_column('link_base')

@@ -12,6 +12,7 @@ from sqlalchemy import (
     CheckConstraint,
     Connection,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -48,7 +49,8 @@ class Member(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
 
     __table_args__ = (
         UniqueConstraint("scheme_id", "user_id"),
-        UniqueConstraint("scheme_id", "number"),
+        # A unique index (not a constraint) so SQLite adds it in place (migration 0007).
+        Index("uq_members_scheme_id_number", "scheme_id", "number", unique=True),
         CheckConstraint("role IN ('member', 'coordinator')", name="role"),
         CheckConstraint("status IN ('active', 'suspended', 'left')", name="status"),
     )

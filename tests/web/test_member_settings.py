@@ -29,6 +29,9 @@ def test_the_settings_page_switches_credit_mails_off_and_on(
 ) -> None:
     ann, arthur = world.a.members
     pages.login(arthur)
+    account = pages.get("/account").get_data(as_text=True)
+    assert 'href="/s/alpha-bank/settings"' in account
+    assert "/s/beta-surgery/settings" not in account
     page = pages.get("/s/alpha-bank/settings")
     assert page.status_code == 200
     html = page.get_data(as_text=True)

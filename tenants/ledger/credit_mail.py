@@ -5,7 +5,8 @@ all on). A notice is recorded in the unit of work that moved the credits
 (``credit_notices``) and mailed in it too (through the job outbox), unless the
 member already had ``CREDIT_MAIL_BURST`` (default 3) single credit mails in the
 last hour: then it waits, and the worker's scheduler sends each member one
-digest of everything waiting, every hour (:func:`send_credit_digests`).
+digest of everything waiting, every hour (:func:`send_credit_digests`); that
+run also forgets notices mailed more than a week ago.
 
 What a mail says: how much, and from whom — another member named as the
 scheme's ``privacy.member_directory`` shows names to members (full, first
@@ -22,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import aliased
 
 from timebank.platform import links, tenancy
@@ -38,6 +39,7 @@ from timebank.tenants.memberships.models import MailSettings, Member
 from timebank.tenants.policy.services import current_policy
 
 WINDOW = timedelta(hours=1)
+KEEP_MAILED = timedelta(days=7)
 SETTINGS = ("paid", "awarded", "gifted")
 
 
@@ -271,7 +273,20 @@ def send_due_credit_digests(label: str) -> int:
             ).scalars()
         )
     db.session.rollback()
-    return sum(send_credit_digests(scheme_id, label) for scheme_id in sorted(scheme_ids))
+    sent = sum(send_credit_digests(scheme_id, label) for scheme_id in sorted(scheme_ids))
+    _purge_mailed()
+    return sent
+
+
+@atomic
+def _purge_mailed() -> None:
+    """Forget notices mailed more than :data:`KEEP_MAILED` ago (only the last hour counts)."""
+    with tenancy.all_schemes():
+        db.session.execute(
+            delete(CreditNotice)
+            .where(CreditNotice.mailed_at < utcnow() - KEEP_MAILED)
+            .execution_options(synchronize_session=False)
+        )
 
 
 @job

@@ -10,6 +10,7 @@ in another scheme gets anything; a member without an address is skipped.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,17 @@ def test_a_burst_of_payments_ends_in_one_digest(app: Flask, world: World) -> Non
     assert "http://localhost:8123/s/alpha-bank/statement" in text
     nothing_for(world, world.b)
     assert mails(app, ann.email) == []
+    # Notices mailed over a week ago are forgotten by the hourly run; recent ones stay.
+    with app.app_context():
+        with tenancy.scheme_context(world.a.id):
+            oldest = db.session.execute(select(CreditNotice).order_by(CreditNotice.id)).scalars()
+            first = next(iter(oldest))
+            first.mailed_at = first.mailed_at - timedelta(days=8)
+            db.session.commit()
+        send_due_credit_digests("2026-12-02T03")
+        with tenancy.scheme_context(world.a.id):
+            assert len(db.session.execute(select(CreditNotice)).scalars().all()) == 5
+            db.session.rollback()
 
 
 def test_awards_and_gifts_mail_their_kind_and_other_schemes_get_nothing(

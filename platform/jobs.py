@@ -102,7 +102,7 @@ class OutboxJob(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = utcnow_column()
     relay_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     relayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # The address the enqueuing request came in on: links in the job's mails use it.
+    # Where the enqueuing request came in (trusted hosts only): links in the job's mails.
     link_base: Mapped[str | None] = mapped_column(String(300))
 
     __table_args__ = (Index("ix_job_outbox_relayed_at", "relayed_at"),)
@@ -184,22 +184,13 @@ def enqueue(
     if backoff is None:
         backoff = default_backoff()
     atomic = has_app_context() and in_atomic()
-    link_base = links.enqueued_base()
     if not current_app.config.get("REDIS_URL"):
         if atomic:
             after_commit(lambda: resolve(path)(*args))
             return None
         return resolve(path)(*args)
     if atomic:
-        _write_outbox(
-            queue,
-            path,
-            args,
-            timeout=timeout,
-            retries=retries,
-            backoff=backoff,
-            link_base=link_base,
-        )
+        _write_outbox(queue, path, args, timeout=timeout, retries=retries, backoff=backoff)
         return None
     return _push(
         redis_connection(),
@@ -209,7 +200,6 @@ def enqueue(
         timeout=timeout,
         retries=retries,
         backoff=backoff,
-        link_base=link_base,
     )
 
 
@@ -232,6 +222,7 @@ def _push(
         path,
         *args,
         job_id=job_id,
+        meta={"link_base": link_base or links.enqueued_base()},
         # RQ logs the description; its default quotes the arguments (a mail's
         # recipients and body), and no personal text belongs in logs.
         description=path,
@@ -239,7 +230,6 @@ def _push(
         failure_ttl=FAILURE_TTL,
         result_ttl=RESULT_TTL,
         retry=Retry(max=retries, interval=intervals) if retries else None,
-        meta={"link_base": link_base} if link_base else None,
     )
 
 
@@ -292,7 +282,6 @@ def _write_outbox(
     timeout: int,
     retries: int,
     backoff: Sequence[int],
-    link_base: str | None,
 ) -> None:
     row = OutboxJob(
         queue=queue,
@@ -302,7 +291,7 @@ def _write_outbox(
         retries=retries,
         backoff=",".join(str(seconds) for seconds in backoff),
         relay_attempts=0,
-        link_base=link_base,
+        link_base=links.enqueued_base(),
     )
     session = db.session()
     session.add(row)
@@ -465,13 +454,10 @@ def job(fn: Callable[P, T]) -> Callable[P, T]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        # An RQ job carries the address its enqueuing request came in on (links in mail).
-        stored = links.stored_job_base()
-        remembered = links.job_base(stored) if stored else contextlib.nullcontext()
         if has_app_context() and not _in_worker:
-            with remembered:
+            with links.stored_job_scope():
                 return fn(*args, **kwargs)
-        with worker_app().app_context(), remembered:
+        with worker_app().app_context(), links.stored_job_scope():
             return fn(*args, **kwargs)
 
     return wrapper

@@ -63,13 +63,13 @@ def link(path: str, *, remembered: str | None = None) -> str:
     return base_url(remembered=remembered) + path
 
 
-def stored_job_base() -> str | None:
-    """The address stored with the RQ job running now (``meta["link_base"]``), if any."""
+def stored_job_scope() -> contextlib.AbstractContextManager[None]:
+    """Around a job: links use the address stored with the RQ job running now, if any."""
     from rq import get_current_job
 
     current = get_current_job()
-    value = current.meta.get("link_base") if current is not None else None
-    return str(value) if value else None
+    value = (current.meta or {}).get("link_base") if current is not None else None
+    return job_base(str(value)) if value else contextlib.nullcontext()
 
 
 @contextlib.contextmanager

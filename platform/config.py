@@ -75,7 +75,17 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "METRICS_ALLOW": env.get("METRICS_ALLOW", ""),
         "TOKEN_LIFETIME_DAYS": int(env.get("TOKEN_LIFETIME_DAYS", "30")),
         "INVITATION_LIFETIME_DAYS": int(env.get("INVITATION_LIFETIME_DAYS", "14")),
-        "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:5000"),
+        # Links in mail: BASE_URL when set, else the request's address when its host is
+        # trusted (platform/links.py); a forged Host header never steers a link.
+        "BASE_URL": env.get("BASE_URL") or None,
+        "LINK_TRUSTED_HOSTS": [
+            host.strip().lower()
+            for host in env.get("TRUSTED_HOSTS", "localhost,127.0.0.1").split(",")
+            if host.strip()
+        ],
+        # Mails about credits received: at most this many single mails a member an hour;
+        # past it they wait for the hourly digest (tenants/ledger/credit_mail.py).
+        "CREDIT_MAIL_BURST": int(env.get("CREDIT_MAIL_BURST", "3")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": environment == "production",

@@ -52,7 +52,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import BigInteger, Index, Integer, String, Text, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from timebank.platform import metrics
+from timebank.platform import links, metrics
 from timebank.platform.db import (
     UTCDateTime,
     after_commit,
@@ -105,6 +105,8 @@ class OutboxJob(db.Model):  # type: ignore[name-defined,misc]
     relayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The request that caused the job (platform/logs.py): its log lines share the id.
     request_id: Mapped[str | None] = mapped_column(String(64))
+    # Where the enqueuing request came in (trusted hosts only): links in the job's mails.
+    link_base: Mapped[str | None] = mapped_column(String(300))
 
     __table_args__ = (Index("ix_job_outbox_relayed_at", "relayed_at"),)
 
@@ -215,6 +217,7 @@ def _push(
     backoff: Sequence[int],
     job_id: str | None = None,
     request_id: str | None = None,
+    link_base: str | None = None,
 ) -> Any:
     from rq import Retry
 
@@ -223,7 +226,10 @@ def _push(
         path,
         *args,
         job_id=job_id,
-        meta={"request_id": request_id or current_request_id()},
+        meta={
+            "request_id": request_id or current_request_id(),
+            "link_base": link_base or links.enqueued_base(),
+        },
         # RQ logs the description; its default quotes the arguments (a mail's
         # recipients and body), and no personal text belongs in logs.
         description=path,
@@ -293,6 +299,7 @@ def _write_outbox(
         backoff=",".join(str(seconds) for seconds in backoff),
         relay_attempts=0,
         request_id=current_request_id(),
+        link_base=links.enqueued_base(),
     )
     session = db.session()
     session.add(row)
@@ -378,6 +385,7 @@ def _relay_one(connection: Any, row: OutboxJob) -> None:
         backoff=[int(part) for part in row.backoff.split(",") if part],
         job_id=row.rq_job_id,
         request_id=row.request_id,
+        link_base=row.link_base,
     )
 
 
@@ -458,7 +466,7 @@ def job(fn: Callable[P, T]) -> Callable[P, T]:
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         if has_app_context() and not _in_worker:
-            with metrics.observe_job(path):
+            with metrics.observe_job(path), links.stored_job_scope():
                 return fn(*args, **kwargs)
         from rq import get_current_job
 
@@ -467,6 +475,7 @@ def job(fn: Callable[P, T]) -> Callable[P, T]:
         with (
             request_id_scope(request_id),
             worker_app().app_context(),
+            links.stored_job_scope(),
             metrics.observe_job(path),
         ):
             return fn(*args, **kwargs)

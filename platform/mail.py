@@ -34,6 +34,8 @@ SUBJECTS = {
     "scheme_status": "{scheme_name} is {status_text}",
     "agreement_changed": "{other_name} has {event} the agreement with {scheme_name}",
     "referral_joined": "Someone you referred has joined {scheme_name}",
+    "credit_received": "{subject}",
+    "credit_digest": "Time credits you received in {scheme_name}: {count}",
 }
 
 

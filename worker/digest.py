@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import func, select
 
-from timebank.platform import audit, tenancy
+from timebank.platform import audit, links, tenancy
 from timebank.platform.audit import AuditEvent
 from timebank.platform.db import db, run_atomic
 from timebank.platform.identity.models import User
@@ -85,7 +84,9 @@ def _send(scheme_id: int, week: str) -> int:
                 "count": count,
                 "claims": claims,
                 "more": max(0, count - len(claims)),
-                "link": f"{current_app.config['BASE_URL']}/s/{scheme.slug}/claims?status=pending",
+                "link": links.link(
+                    f"/s/{scheme.slug}/claims?status=pending", remembered=scheme.link_base
+                ),
                 "week": week,
             },
         )

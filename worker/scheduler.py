@@ -21,6 +21,8 @@ Due work:
 - monthly statements per scheme for the month before, from the 1st 06:00 local;
 - the ledger check every day from 02:00 UTC;
 - purging expired idempotency keys and relayed outbox rows every hour;
+- the digest of credits received (members past ``CREDIT_MAIL_BURST`` single mails
+  an hour) every hour;
 - relaying the job outbox to RQ on every tick;
 - billing every hour when it is on (usage sync, grace periods ended, stray webhook events);
 - re-queueing member imports whose worker died.
@@ -156,6 +158,12 @@ def due_for_platform(now: datetime) -> list[Due]:
             "default",
             "timebank.worker.maintenance.purge_job_outbox",
             (),
+        ),
+        Due(
+            f"credit-digests:{now:%Y-%m-%dT%H}",
+            "mail",
+            "timebank.tenants.ledger.credit_mail.send_due_credit_digests",
+            (f"{now:%Y-%m-%dT%H}",),
         ),
     ]
     if now.hour >= 2:

@@ -9,14 +9,14 @@
   ``safeguarding_checks``.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0009'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import cast
 
-from flask import current_app
 from sqlalchemy import select
 
+from timebank.platform import links
 from timebank.platform.billing.models import SchemeBilling
 from timebank.platform.billing.plans import (
     OVERDUE_REASON,
@@ -39,7 +39,7 @@ def end_dunning(row: SchemeBilling, scheme: Scheme) -> bool:
 def mail_coordinators(scheme: Scheme, row: SchemeBilling, days: int) -> None:
 
     people = coordinators_to_mail(scheme.id)
-    link = f"{current_app.config['BASE_URL']}/s/{scheme.slug}/billing"
+    link = links.link(f"/s/{scheme.slug}/billing", remembered=scheme.link_base)
     for email, name in people:
         send_mail(
             to=email,

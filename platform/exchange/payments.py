@@ -43,6 +43,7 @@ from timebank.platform.exchange.terms import (
 )
 from timebank.platform.identity.models import User
 from timebank.platform.schemes.models import Scheme
+from timebank.tenants.ledger.credit_mail import notify_credit
 from timebank.tenants.ledger.locking import lock_accounts
 from timebank.tenants.ledger.models import Account
 from timebank.tenants.ledger.services import (
@@ -95,12 +96,16 @@ def pay_partner(
     member: Member,
     *,
     to_scheme: str,
-    to_member_id: int,
+    to_member_id: int | None = None,
+    to_member_number: int | None = None,
     amount: int,
     memo: str | None,
     actor_user_id: int,
 ) -> dict[str, Any]:
     """Pay a member of a partner scheme; returns the payer's leg as the ledger describes it.
+
+    The payee is ``to_member_id`` (the API) or ``to_member_number`` (the number members
+    are shown in their scheme: the pages); errors name ``to_member_id`` either way.
 
     Raises 422 on ``to_scheme``/``to_member_id``/``amount``, 422 ``exchange_disabled``,
     ``no_agreement``, ``agreement_not_active``, ``agreement_limit_exceeded``,
@@ -117,7 +122,11 @@ def pay_partner(
         credited = _credited_amount(amount, rate, payee_scheme)
 
         with leg_context(b, a):
-            payee = resolve_payee("to_member_id", to_member_id)
+            payee_id = to_member_id
+            if to_member_number is not None:
+                payee_id = _member_by_number(payee_scheme, to_member_number)
+            assert payee_id is not None
+            payee = resolve_payee("to_member_id", payee_id)
             payee_name = _payee_display_name(payee_scheme, payee)
 
         (payer_account, payer_clearing), (payee_account, payee_clearing) = _lock_both_legs(
@@ -152,6 +161,14 @@ def pay_partner(
         return described
 
     return run_atomic(work)
+
+
+def _member_by_number(payee_scheme: Scheme, number: int) -> int:
+    """The member of the partner scheme with this member number (422 on ``to_member_id``)."""
+    found = db.session.execute(select(Member.id).where(Member.number == number)).scalar()
+    if found is None:
+        raise FieldError("to_member_id", f"{payee_scheme.name} has no member with this number.")
+    return int(found)
 
 
 def _partner_scheme(payer_scheme: Scheme, slug: str) -> Scheme:
@@ -286,6 +303,15 @@ def _post_exchange(
             exchange_id=exchange_id,
             names={payee_account.id: "The payee's balance"},
         )
+        if payee_account.member_id is not None:
+            notify_credit(
+                payee_scheme,
+                member_id=payee_account.member_id,
+                kind="paid",
+                amount=credited,
+                transaction_id=payee_leg.id,
+                from_scheme_id=a,
+            )
     db.session.add(
         Exchange(
             id=exchange_id,

@@ -20,10 +20,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import and_, case, func, or_, select
 
-from timebank.platform import audit, tenancy
+from timebank.platform import audit, links, tenancy
 from timebank.platform.api.errors import Conflict, FieldError, Forbidden, NotFound, RuleViolation
 from timebank.platform.db import db, run_atomic, utcnow
 from timebank.platform.exchange.models import Agreement, Exchange
@@ -377,7 +376,7 @@ register_cross_scheme_payer(pay_partner)
 def mail_partner(scheme: Scheme, partner: Scheme, event: str) -> None:
     """Mail the partner scheme's active coordinators what ``scheme`` did (in the unit of work)."""
     people = coordinators_to_mail(partner.id)
-    base = current_app.config["BASE_URL"]
+    base = links.base_url(remembered=partner.link_base)
     for email, name in people:
         send_mail(
             to=email,

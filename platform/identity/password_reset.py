@@ -17,6 +17,7 @@ from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
+from timebank.platform import links
 from timebank.platform.api.errors import Gone
 from timebank.platform.db import atomic, db
 from timebank.platform.identity.models import User
@@ -57,9 +58,7 @@ def request_password_reset(email: str) -> None:
     user = find_user_by_email(email)
     if user is None or user.is_disabled:
         return
-    link = current_app.config["BASE_URL"].rstrip("/") + url_for(
-        "account.reset_password", token=reset_token(user)
-    )
+    link = links.link(url_for("account.reset_password", token=reset_token(user)))
     send_mail(
         to=user.email,
         template="password_reset",

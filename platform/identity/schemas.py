@@ -58,6 +58,7 @@ class MembershipOut(Schema):
     role = fields.String()
     status = fields.String()
     member_id = fields.Integer()
+    member_number = fields.Integer()
     balance = fields.Integer()
 
 

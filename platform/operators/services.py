@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import func, select
 
-from timebank.platform import tenancy
+from timebank.platform import links, tenancy
 from timebank.platform.api.pagination import keyset_page
 from timebank.platform.db import atomic, db
 from timebank.platform.identity.models import User
@@ -113,7 +112,7 @@ def change_scheme_status(slug: str, status: str, *, actor: User, reason: str | N
 
 def mail_coordinators_of_status(scheme: Scheme) -> None:
     people = coordinators_to_mail(scheme.id)
-    link = f"{current_app.config['BASE_URL']}/s/{scheme.slug}/manage/"
+    link = links.link(f"/s/{scheme.slug}/manage/", remembered=scheme.link_base)
     for email, name in people:
         send_mail(
             to=email,

@@ -28,6 +28,9 @@ class Scheme(db.Model):  # type: ignore[name-defined,misc]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = utcnow_column()
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The address the scheme was started from (trusted hosts only, platform/links.py):
+    # links in mails that scheduled work sends for it, when BASE_URL is unset.
+    link_base: Mapped[str | None] = mapped_column(String(300))
 
     __table_args__ = (
         CheckConstraint("status IN ('active', 'suspended')", name="status"),

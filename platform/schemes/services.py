@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from timebank.platform import audit, tenancy
+from timebank.platform import audit, links, tenancy
 from timebank.platform.api.errors import Conflict, FieldError, NotFound
 from timebank.platform.db import atomic, db
 from timebank.platform.identity.models import User
@@ -118,7 +118,12 @@ def create_scheme(
     if db.session.execute(select(Scheme.id).where(Scheme.slug == slug)).first():
         raise Conflict(f"The address '{slug}' is already taken.", code="slug_taken")
     scheme = Scheme(
-        name=name.strip(), slug=slug, template=template, timezone=timezone, created_by=creator.id
+        name=name.strip(),
+        slug=slug,
+        template=template,
+        timezone=timezone,
+        created_by=creator.id,
+        link_base=links.enqueued_base(),
     )
     db.session.add(scheme)
     try:

@@ -76,6 +76,7 @@ def members_page(cursor: str | None, limit: int = 50) -> tuple[list[dict[str, An
     return [
         {
             "member_id": member.id,
+            "member_number": member.number,
             "name": name,
             "email": email,
             "role": member.role,

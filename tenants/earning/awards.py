@@ -22,6 +22,7 @@ from timebank.platform.db import atomic, db
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.earning.models import Award
 from timebank.tenants.earning.services import credit_for, resolve_activity
+from timebank.tenants.ledger.credit_mail import notify_credit
 from timebank.tenants.ledger.models import Account
 from timebank.tenants.ledger.services import Leg, member_names, post_many, scheme_account
 from timebank.tenants.memberships.models import Member
@@ -77,6 +78,15 @@ def award(
         memo=f"{activity.name}: {note}"[:500] if note else activity.name,
         names=names,
     )
+    for member_id, described in zip(member_ids, transactions, strict=True):
+        notify_credit(
+            scheme,
+            member_id=member_id,
+            kind="awarded",
+            amount=credited,
+            transaction_id=described["id"],
+            activity_id=activity.id,
+        )
     audit.record(
         scheme.id,
         "award.created",

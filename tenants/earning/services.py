@@ -22,10 +22,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import func, select
 
-from timebank.platform import audit
+from timebank.platform import audit, links
 from timebank.platform.api.errors import FieldError, Forbidden, NotFound, RuleViolation
 from timebank.platform.db import atomic, db, utcnow
 from timebank.platform.identity.models import User
@@ -423,7 +422,7 @@ def _decided(scheme: Scheme, claim: Claim, activity: Activity, *, actor_user_id:
             "minutes_text": format_minutes(claim.minutes),
             "credited_text": format_minutes(claim.credited_minutes),
             "reason": claim.reason,
-            "link": f"{current_app.config.get('BASE_URL', '')}/s/{scheme.slug}",
+            "link": links.link(f"/s/{scheme.slug}", remembered=scheme.link_base),
         },
     )
 

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -28,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
-from timebank.platform.db import TenantScoped, db, tenant_fk, utcnow_column
+from timebank.platform.db import TenantScoped, UTCDateTime, db, tenant_fk, utcnow_column
 
 ACCOUNT_KINDS = ("member", "issuance", "redemption", "pot", "expiry", "clearing")
 SCHEME_ACCOUNT_KINDS = ("issuance", "redemption", "pot", "expiry")
@@ -179,3 +180,39 @@ def posting_transaction() -> ColumnElement[bool]:
 def posting_account() -> ColumnElement[bool]:
     """A posting's account."""
     return and_(Account.scheme_id == Posting.scheme_id, Account.id == Posting.account_id)
+
+
+CREDIT_NOTICE_KINDS = ("paid", "awarded", "gifted")
+
+
+class CreditNotice(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
+    """A member was paid, awarded or gifted credits: mailed at once, or later in a digest.
+
+    ``mailed_at`` null: waiting for the hourly digest (tenants/ledger/credit_mail.py).
+    Holds no free text: who paid is an id (named when mailed, as the directory allows).
+    """
+
+    __tablename__ = "credit_notices"
+
+    member_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[int] = mapped_column(Integer)
+    transaction_id: Mapped[int] = mapped_column(BigInteger)
+    from_member_id: Mapped[int | None] = mapped_column(BigInteger)
+    # A cross-scheme payment: the payer's scheme (a platform id, named when mailed).
+    from_scheme_id: Mapped[int | None] = mapped_column(BigInteger)
+    # An award: the activity it was for (the coordinator's note is not mailed).
+    activity_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The address of the request that caused it, for the digest's links (platform/links.py).
+    link_base: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = utcnow_column()
+    mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    in_digest: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        tenant_fk(["member_id"], "members"),
+        tenant_fk(["transaction_id"], "transactions"),
+        CheckConstraint("kind IN ('paid', 'awarded', 'gifted')", name="kind"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index("ix_credit_notices_member", "scheme_id", "member_id", "mailed_at"),
+    )

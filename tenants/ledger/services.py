@@ -17,6 +17,7 @@ from timebank.platform.api.errors import FieldError, NotFound, RuleViolation
 from timebank.platform.db import atomic, db
 from timebank.platform.identity.models import User
 from timebank.platform.schemes.models import Scheme
+from timebank.tenants.ledger.credit_mail import notify_credit
 from timebank.tenants.ledger.models import (
     SCHEME_ACCOUNT_KINDS,
     Account,
@@ -151,7 +152,7 @@ def post_transfer(
             extra={"max_amount": rules["max_amount"]},
         )
     payer_account, payee_account = accounts[payer.id], accounts[to_member_id]
-    return post_transaction(
+    posted = post_transaction(
         scheme,
         kind="transfer",
         legs=[Leg(payer_account.id, -amount), Leg(payee_account.id, amount)],
@@ -160,6 +161,15 @@ def post_transfer(
         names={payer_account.id: "Your balance", payee_account.id: "The payee's balance"},
         locked=locked.by_id,
     )
+    notify_credit(
+        scheme,
+        member_id=to_member_id,
+        kind="paid",
+        amount=amount,
+        transaction_id=posted.id,
+        from_member_id=payer.id,
+    )
+    return posted
 
 
 class CrossSchemePayer(Protocol):

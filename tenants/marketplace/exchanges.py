@@ -18,6 +18,7 @@ from timebank.platform.api.errors import Forbidden, RuleViolation
 from timebank.platform.db import atomic, db, utcnow
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.access import Access, get_member
+from timebank.tenants.ledger.credit_mail import notify_credit
 from timebank.tenants.ledger.models import Transaction
 from timebank.tenants.ledger.services import (
     Leg,
@@ -49,7 +50,7 @@ def _pay(access: Access, response: ListingResponse, listing: Listing, minutes: i
     helper = locked.of_member(response.helper_member_id)
     assert helped is not None and helper is not None  # every member has an account
     own = access.member.id == response.helped_member_id
-    return post_transaction(
+    posted = post_transaction(
         scheme,
         kind="transfer",
         legs=[Leg(helped.id, -minutes), Leg(helper.id, minutes)],
@@ -61,7 +62,17 @@ def _pay(access: Access, response: ListingResponse, listing: Listing, minutes: i
             helper.id: "The helper's balance",
         },
         locked=locked.by_id,
-    ).transaction
+    )
+    if posted.fresh:
+        notify_credit(
+            scheme,
+            member_id=response.helper_member_id,
+            kind="paid",
+            amount=minutes,
+            transaction_id=posted.id,
+            from_member_id=response.helped_member_id,
+        )
+    return posted.transaction
 
 
 def _complete(

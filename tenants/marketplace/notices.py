@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask import current_app
 from sqlalchemy import select
 
+from timebank.platform import links
 from timebank.platform.db import db
 from timebank.platform.identity.models import User
 from timebank.platform.mail import send_mail
@@ -20,7 +20,7 @@ from timebank.tenants.memberships.models import Member
 
 
 def link(scheme: Scheme, path: str) -> str:
-    return f"{current_app.config.get('BASE_URL', '')}/s/{scheme.slug}{path}"
+    return links.link(f"/s/{scheme.slug}{path}", remembered=scheme.link_base)
 
 
 def member_users(member_ids: Iterable[int]) -> dict[int, User]:

@@ -10,14 +10,20 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Connection,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    event,
+    func,
+    select,
+    text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Mapper, mapped_column, object_session
 
 from timebank.platform.db import TenantScoped, UTCDateTime, db, tenant_fk, utcnow_column
 
@@ -42,9 +48,14 @@ class Member(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
     # A child's age: the date of birth, or only a band when that is all the scheme records.
     date_of_birth: Mapped[date | None] = mapped_column(Date)
     age_band: Mapped[str | None] = mapped_column(String(10))
+    # 1, 2, 3 … in join order within the scheme: what people are shown (ids stay in the API).
+    # Given on insert (:func:`_number_new_member`).
+    number: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (
         UniqueConstraint("scheme_id", "user_id"),
+        # A unique index (not a constraint) so SQLite adds it in place (migration 0007).
+        Index("uq_members_scheme_id_number", "scheme_id", "number", unique=True),
         CheckConstraint("role IN ('member', 'coordinator')", name="role"),
         CheckConstraint("status IN ('active', 'suspended', 'left')", name="status"),
         CheckConstraint("age_band IN ('under_11', '11_15', '16_17', 'adult')", name="age_band"),
@@ -53,6 +64,57 @@ class Member(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
     @property
     def is_coordinator(self) -> bool:
         return self.role == "coordinator" and self.status == "active"
+
+
+# A number per scheme, safe under concurrent joins: on PostgreSQL a transaction-scoped
+# advisory lock per scheme serialises the "highest number + 1" of two joins (the second
+# reads after the first commits, READ COMMITTED); SQLite has one writer at a time. The
+# unique key (scheme_id, number) backs both. Members inserted in one flush count on from
+# the session's last number.
+NUMBER_LOCK_CLASS = 160716
+
+
+@event.listens_for(Member, "before_insert")
+def _number_new_member(mapper: Mapper[Any], connection: Connection, member: Member) -> None:
+    if member.number is not None:
+        return
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(:lock_class, CAST(:scheme_id % 2147483647 AS int))"),
+            {"lock_class": NUMBER_LOCK_CLASS, "scheme_id": member.scheme_id},
+        )
+    highest = connection.execute(
+        select(func.coalesce(func.max(Member.number), 0)).where(
+            Member.scheme_id == member.scheme_id
+        )
+    ).scalar_one()
+    session = object_session(member)
+    transaction = session.get_transaction() if session is not None else None
+    cache = session.info.get("member_numbers") if session is not None else None
+    if cache is None or cache[0] is not transaction:
+        cache = (transaction, {})
+        if session is not None:
+            session.info["member_numbers"] = cache
+    given: dict[int, int] = cache[1]
+    member.number = max(int(highest), given.get(member.scheme_id, 0)) + 1
+    given[member.scheme_id] = member.number
+
+
+class MailSettings(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
+    """Which mails a member wants about credits they receive (no row: all on)."""
+
+    __tablename__ = "member_mail_settings"
+
+    member_id: Mapped[int] = mapped_column(BigInteger)
+    paid: Mapped[bool] = mapped_column(Boolean, default=True)
+    awarded: Mapped[bool] = mapped_column(Boolean, default=True)
+    gifted: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = utcnow_column()
+
+    __table_args__ = (
+        tenant_fk(["member_id"], "members"),
+        UniqueConstraint("scheme_id", "member_id"),
+    )
 
 
 class Invitation(TenantScoped, db.Model):  # type: ignore[name-defined,misc]

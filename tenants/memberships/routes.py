@@ -11,6 +11,7 @@ from timebank.platform.api.pagination import keyset_page, page
 from timebank.platform.api.schemas import PageQuery
 from timebank.platform.identity.auth import require_user
 from timebank.tenants.access import scheme_access
+from timebank.tenants.ledger import credit_mail
 from timebank.tenants.ledger.models import Account
 from timebank.tenants.memberships import guardians, services
 from timebank.tenants.memberships.models import Member
@@ -18,6 +19,8 @@ from timebank.tenants.memberships.schemas import (
     AcceptedOut,
     InvitationCreate,
     InvitationOut,
+    MailSettingsIn,
+    MailSettingsOut,
     MemberOut,
     MemberPage,
     MemberPatch,
@@ -88,6 +91,7 @@ def members(args: dict[str, Any], slug: str) -> dict[str, Any]:
     for member, name, email, balance in rows:
         item: dict[str, Any] = {
             "member_id": member.id,
+            "member_number": member.number,
             "name": services.display_name(name, mode),
             "role": member.role,
             "status": member.status,
@@ -111,3 +115,20 @@ def update_member(body: dict[str, Any], slug: str, member_id: int) -> dict[str, 
     access = scheme_access(slug, write=True, coordinator=True)
     member = services.update_member(access.scheme, member_id, body, actor=access.user)
     return services.describe_member(member)
+
+
+@blp.route("/mail-settings")
+@blp.response(200, MailSettingsOut)
+def mail_settings(slug: str) -> dict[str, bool]:
+    """Which mails the caller gets when they are paid, awarded or gifted credits here."""
+    access = scheme_access(slug)
+    return credit_mail.mail_settings(access.member.id)
+
+
+@blp.route("/mail-settings", methods=["PUT"])
+@blp.arguments(MailSettingsIn)
+@blp.response(200, MailSettingsOut)
+def set_mail_settings(body: dict[str, bool], slug: str) -> dict[str, bool]:
+    """Switch some of the caller's credit mails on or off (fields left out stay as they are)."""
+    access = scheme_access(slug, write=True)
+    return credit_mail.set_mail_settings(access.scheme, access.member.id, body)

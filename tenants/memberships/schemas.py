@@ -3,7 +3,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from timebank.platform.api.pagination import page_schema
-from timebank.platform.api.schemas import MAX_MINUTES, Strict
+from timebank.platform.api.schemas import MAX_MINUTES, Strict, StrictBoolean
 from timebank.tenants.memberships.models import ROLES
 
 # Roles ``POST …/invitations`` may name: a membership, or a referrer (not a member).
@@ -23,6 +23,7 @@ class InvitationOut(Schema):
 class AcceptedOut(Schema):
     member_id = fields.Integer()
     referrer_id = fields.Integer()
+    member_number = fields.Integer()
     scheme = fields.String()
     role = fields.String()
     status = fields.String()
@@ -30,6 +31,8 @@ class AcceptedOut(Schema):
 
 class MemberOut(Schema):
     member_id = fields.Integer()
+    # 1, 2, 3 … in join order within the scheme: what people are shown (ids stay ids).
+    member_number = fields.Integer()
     name = fields.String()
     role = fields.String()
     status = fields.String()
@@ -59,3 +62,20 @@ class MemberPatch(Strict):
     def _not_empty(self, data: dict[str, object], **kwargs: object) -> None:
         if not data:
             raise ValidationError("Give at least one of role, status, min_balance, max_balance.")
+
+
+class MailSettingsOut(Schema):
+    paid = fields.Boolean()
+    awarded = fields.Boolean()
+    gifted = fields.Boolean()
+
+
+class MailSettingsIn(Strict):
+    paid = StrictBoolean()
+    awarded = StrictBoolean()
+    gifted = StrictBoolean()
+
+    @validates_schema
+    def _not_empty(self, data: dict[str, object], **kwargs: object) -> None:
+        if not data:
+            raise ValidationError("Give at least one of paid, awarded, gifted.")

@@ -10,7 +10,7 @@ from typing import Any, cast
 from flask import current_app
 from sqlalchemy import Select, and_, func, select
 
-from timebank.platform import audit, tenancy
+from timebank.platform import audit, links, tenancy
 from timebank.platform.api.errors import (
     Conflict,
     FieldError,
@@ -115,7 +115,7 @@ def invite(
         target=f"invitation:{invitation.id}",
         details={"email": invitation.email, "role": role},
     )
-    link = f"{current_app.config['BASE_URL']}/invitations/{token}"
+    link = links.link(f"/invitations/{token}", remembered=scheme.link_base)
     send_mail(
         to=invitation.email,
         template="invitation",
@@ -199,8 +199,8 @@ def _accept(scheme: Scheme, invitation_id: int, user: User) -> tuple[dict[str, A
         )
     invitation.accepted_at = datetime.now(UTC)
     invitation.accepted_member_id = member.id
-    body = {"member_id": member.id, "scheme": scheme.slug, "role": member.role}
-    return {**body, "status": member.status}, scheme
+    body = {"member_id": member.id, "member_number": member.number, "scheme": scheme.slug}
+    return {**body, "role": member.role, "status": member.status}, scheme
 
 
 def usable_invitation(invitation_id: int, user: User) -> Invitation:
@@ -376,6 +376,7 @@ def memberships_of(user: User) -> list[dict[str, Any]]:
             "role": member.role,
             "status": member.status,
             "member_id": member.id,
+            "member_number": member.number,
             "balance": balance or 0,
         }
         for member, scheme, balance in rows
@@ -424,6 +425,7 @@ def describe_member(member: Member) -> dict[str, Any]:
     account = member_account(member.id)
     return {
         "member_id": member.id,
+        "member_number": member.number,
         "name": user.name if user else "",
         "email": user.email if user else None,
         "managed": user is not None and user.email is None,

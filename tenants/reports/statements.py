@@ -78,6 +78,7 @@ def build_statement(scheme: Scheme, member_id: int, month: str) -> dict[str, Any
         "scheme_name": scheme.name,
         "scheme_slug": scheme.slug,
         "member_id": member.id,
+        "member_number": member.number,
         "member_name": user.name if user else "",
         "month": month,
         "month_label": datetime.strptime(month, "%Y-%m").strftime("%B %Y"),

@@ -27,11 +27,10 @@ from itertools import groupby
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from timebank.platform import audit, tenancy
+from timebank.platform import audit, links, tenancy
 from timebank.platform.db import db, run_atomic
 from timebank.platform.identity.models import User
 from timebank.platform.mail import send_mail
@@ -285,7 +284,7 @@ def _notify(scheme: Scheme, member_id: int, lapses_on: date, minutes: int, as_of
             "minutes": minutes,
             "minutes_text": format_minutes(minutes),
             "lapses_on": lapses_on,
-            "link": f"{current_app.config['BASE_URL']}/s/{scheme.slug}",
+            "link": links.link(f"/s/{scheme.slug}", remembered=scheme.link_base),
         },
     )
     return 1

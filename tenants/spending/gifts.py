@@ -12,6 +12,7 @@ from timebank.platform import audit
 from timebank.platform.api.errors import Forbidden, RuleViolation
 from timebank.platform.db import atomic
 from timebank.platform.schemes.models import Scheme
+from timebank.tenants.ledger.credit_mail import notify_credit
 from timebank.tenants.ledger.services import (
     Leg,
     Posted,
@@ -53,7 +54,7 @@ def give(
         check_peer_rules(scheme, amount)
         target = member_account(payee.id)
         names = {giver_account.id: "Your balance", target.id: "The recipient's balance"}
-    return post_transaction(
+    posted = post_transaction(
         scheme,
         kind="gift",
         legs=[Leg(giver_account.id, -amount), Leg(target.id, amount)],
@@ -61,6 +62,16 @@ def give(
         memo=memo,
         names=names,
     )
+    if to != "pot" and target.member_id is not None:
+        notify_credit(
+            scheme,
+            member_id=target.member_id,
+            kind="gifted",
+            amount=amount,
+            transaction_id=posted.id,
+            from_member_id=giver.id,
+        )
+    return posted
 
 
 def check_peer_rules(scheme: Scheme, amount: int | None) -> None:
@@ -110,6 +121,9 @@ def grant_from_pot(
         actor_user_id=actor_user_id,
         memo=memo or "From the community pot",
         names={pot.id: "The community pot", payee_account.id: "The member's balance"},
+    )
+    notify_credit(
+        scheme, member_id=payee.id, kind="gifted", amount=amount, transaction_id=transaction.id
     )
     audit.record(
         scheme.id,

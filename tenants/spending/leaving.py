@@ -23,6 +23,7 @@ from timebank.platform import audit
 from timebank.platform.api.errors import FieldError, NotFound, RuleViolation
 from timebank.platform.db import atomic, db
 from timebank.platform.schemes.models import Scheme
+from timebank.tenants.ledger.credit_mail import notify_credit
 from timebank.tenants.ledger.locking import lock_accounts
 from timebank.tenants.ledger.models import Account, Transaction
 from timebank.tenants.ledger.services import (
@@ -138,14 +139,24 @@ def _hand_over(
     payee = resolve_payee("balance_to", int(balance_to), payer=member)
     check_peer_rules(scheme, None)  # the cap on single gifts does not apply to a farewell
     payee_account = member_account(payee.id)
-    return post_transaction(
+    amount = account.balance
+    transaction = post_transaction(
         scheme,
         kind="gift",
-        legs=[Leg(account.id, -account.balance), Leg(payee_account.id, account.balance)],
+        legs=[Leg(account.id, -amount), Leg(payee_account.id, amount)],
         actor_user_id=actor_user_id,
         memo=memo or "Balance given on leaving",
         names={account.id: "Your balance", payee_account.id: "The recipient's balance"},
     ).transaction
+    notify_credit(
+        scheme,
+        member_id=payee.id,
+        kind="gifted",
+        amount=amount,
+        transaction_id=transaction.id,
+        from_member_id=member.id,
+    )
+    return transaction
 
 
 def _to_pot(scheme: Scheme, account: Account, memo: str, actor_user_id: int) -> Transaction:

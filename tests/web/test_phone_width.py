@@ -82,6 +82,7 @@ def test_every_page_fits_a_phone(
         (f"{base}/rewards", "rewards"),
         (f"{base}/redemptions/{objects.redemption}", "redemption"),
         (f"{base}/statement", "statement"),
+        (f"{base}/settings", "member-settings"),
         (f"{base}/leave", "leave"),
         (f"{base}/listings", "listings"),
         (f"{base}/listings/new", "listing-new"),

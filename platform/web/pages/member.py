@@ -23,6 +23,7 @@ from timebank.tenants.access import get_member
 from timebank.tenants.earning import caps
 from timebank.tenants.earning import services as earning
 from timebank.tenants.groups import services as groups
+from timebank.tenants.ledger import credit_mail
 from timebank.tenants.ledger import services as ledger
 from timebank.tenants.marketplace.exchanges import given_received
 from timebank.tenants.spending import gifts, goals, leaving
@@ -47,6 +48,8 @@ def overview(slug: str) -> Any:
         exchanges=given_received(access.member.id),
         goal=goals.goal_of(access.member.id),
         league=groups.league() if groups.league_shown(access.scheme) else None,
+        # The number is for partner schemes' members to pay this one: only with exchange on.
+        show_number=bool(policy()["exchange"]["enabled"]),
         pending_count=len(reads.claims(status="pending", limit=100))
         if access.is_coordinator
         else 0,
@@ -218,13 +221,13 @@ def _move(
         access.scheme,
         access.member,
         to_scheme=str(form.get("to_scheme")).strip(),
-        to_member_id=to_member,
+        to_member_number=to_member,
         amount=amount,
         memo=memo,
         actor_user_id=access.user.id,
     )
     credited = ledger.format_minutes(paid["exchange"]["credited"])
-    payee = paid["exchange"].get("payee_name") or f"member {to_member}"
+    payee = paid["exchange"].get("payee_name") or f"member number {to_member}"
     return f"You paid {hours}; {payee} received {credited} in {paid['partner']}."
 
 
@@ -374,4 +377,26 @@ def leave(slug: str) -> Any:
         account=ledger.member_account(access.member.id),
         people=reads.directory(access),
         uncollected=reads.redemptions(member_id=access.member.id, status="pending", limit=50),
+    )
+
+
+# --- the member's settings in this scheme ------------------------------------------------
+
+MAIL_SWITCHES = ("paid", "awarded", "gifted")
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings(slug: str) -> Any:
+    """Which mails the member gets here when credits come in (all on until switched off)."""
+    access = page_access(write=request.method == "POST")
+    if request.method == "POST":
+        chosen = {kind: request.form.get(kind) == "1" for kind in MAIL_SWITCHES}
+        credit_mail.set_mail_settings(access.scheme, access.member.id, chosen)
+        flash("Your mail settings are saved.")
+        return redirect(url_for("member.settings", slug=slug))
+    current = credit_mail.mail_settings(access.member.id)
+    return render(
+        "member/settings.html",
+        form=Form(values={kind: "1" if on else "" for kind, on in current.items()}),
+        burst=credit_mail.burst_limit(),
     )

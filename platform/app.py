@@ -123,6 +123,8 @@ def _register_models_and_provisioners() -> None:
     import timebank.tenants.earning.services
     import timebank.tenants.marketplace.categories
     import timebank.tenants.marketplace.models
+    import timebank.tenants.partners.models
+    import timebank.tenants.partners.services
     import timebank.tenants.provisioning
     import timebank.tenants.spending.models
     import timebank.tenants.spending.services  # noqa: F401

@@ -42,6 +42,7 @@ from timebank.tenants.ledger import routes as ledger
 from timebank.tenants.marketplace import routes as marketplace
 from timebank.tenants.memberships import import_routes as member_imports
 from timebank.tenants.memberships import routes as members
+from timebank.tenants.partners import routes as partners
 from timebank.tenants.policy import routes as policy
 from timebank.tenants.spending import routes as spending
 from timebank.worker import routes as jobs
@@ -55,6 +56,7 @@ API: tuple[ApiBlueprint, ...] = (
     ledger.blp,
     earning.blp,
     spending.blp,
+    partners.blp,
     marketplace.blp,
     exchange.blp,
     operators.blp,

@@ -50,13 +50,8 @@ def invite(body: dict[str, Any], slug: str) -> dict[str, Any]:
 @invitations_blp.response(201, AcceptedOut)
 def accept(token: str) -> dict[str, Any]:
     user = require_user()
-    member, scheme = services.accept_invitation(token, user)
-    return {
-        "member_id": member.id,
-        "scheme": scheme.slug,
-        "role": member.role,
-        "status": member.status,
-    }
+    accepted, _scheme = services.accept_any_invitation(token, user)
+    return accepted
 
 
 @blp.route("/members")

@@ -136,6 +136,34 @@ def preview_invitation(token: str) -> tuple[Invitation, Scheme]:
     return invitation, scheme
 
 
+# Who accepts an invitation whose role is not a membership (a partner's staff …),
+# registered at start-up by the domain that owns the role.
+InvitationAcceptor = Callable[[Scheme, int, User], dict[str, Any]]
+invitation_acceptors: dict[str, InvitationAcceptor] = {}
+
+
+def register_invitation_acceptor(role: str, acceptor: InvitationAcceptor) -> None:
+    invitation_acceptors[role] = acceptor
+
+
+def accept_any_invitation(token: str, user: User) -> tuple[dict[str, Any], Scheme]:
+    """Accept an invitation of any role: a membership, or what its role's acceptor makes."""
+    invitation = _invitation_for_token(token)
+    acceptor = invitation_acceptors.get(invitation.role)
+    if acceptor is None:
+        member, scheme = accept_invitation(token, user)
+        return {
+            "member_id": member.id,
+            "scheme": scheme.slug,
+            "role": member.role,
+            "status": member.status,
+        }, scheme
+    invited_to = db.session.get(Scheme, invitation.scheme_id)
+    assert invited_to is not None
+    tenancy.set_request_scheme(invited_to.id)
+    return acceptor(invited_to, invitation.id, user), invited_to
+
+
 def accept_invitation(token: str, user: User) -> tuple[Member, Scheme]:
     """Join the invitation's scheme. 403 on another e-mail, 410 when used or expired."""
     invitation = _invitation_for_token(token)

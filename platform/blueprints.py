@@ -35,6 +35,8 @@ from timebank.platform.web.pages import (
     member,
     operator,
     organisation,
+    partner_counter,
+    partners,
 )
 from timebank.tenants.access import scheme_access
 from timebank.tenants.earning import routes as earning
@@ -42,7 +44,7 @@ from timebank.tenants.ledger import routes as ledger
 from timebank.tenants.marketplace import routes as marketplace
 from timebank.tenants.memberships import import_routes as member_imports
 from timebank.tenants.memberships import routes as members
-from timebank.tenants.partners import routes as partners
+from timebank.tenants.partners import routes as partner_api
 from timebank.tenants.policy import routes as policy
 from timebank.tenants.spending import routes as spending
 from timebank.worker import routes as jobs
@@ -56,7 +58,7 @@ API: tuple[ApiBlueprint, ...] = (
     ledger.blp,
     earning.blp,
     spending.blp,
-    partners.blp,
+    partner_api.blp,
     marketplace.blp,
     exchange.blp,
     operators.blp,
@@ -78,6 +80,8 @@ PAGES: tuple[FlaskBlueprint, ...] = (
     listings.bp,
     manage.bp,
     organisation.bp,
+    partners.bp,
+    partner_counter.bp,
     operator.bp,
     billing.bp,
 )

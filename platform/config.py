@@ -71,6 +71,10 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "TOKEN_LIFETIME_DAYS": int(env.get("TOKEN_LIFETIME_DAYS", "30")),
         "INVITATION_LIFETIME_DAYS": int(env.get("INVITATION_LIFETIME_DAYS", "14")),
         "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:5000"),
+        # Map tiles of the partners' directory, e.g. https://tile.example.org/{z}/{x}/{y}.png;
+        # unset: the directory shows its list and places without map tiles.
+        "MAP_TILE_URL": env.get("MAP_TILE_URL") or None,
+        "MAP_TILE_ATTRIBUTION": env.get("MAP_TILE_ATTRIBUTION", ""),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": environment == "production",

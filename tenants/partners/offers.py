@@ -80,6 +80,14 @@ def decide_offer(access: PartnerAccess, reward_id: int, *, approve: bool) -> Rew
     return reward
 
 
+def partner_offers(partner_id: int, *, approved_only: bool = False) -> list[Reward]:
+    """The partner's offers (``approved_only``: what can be charged now), by name."""
+    statement = select(Reward).where(Reward.partner_id == partner_id)
+    if approved_only:
+        statement = statement.where(Reward.active.is_(True), Reward.approval == "approved")
+    return list(db.session.execute(statement.order_by(Reward.name)).scalars())
+
+
 def settlements_query(partner_id: int) -> Any:
     return select(PartnerSettlement).where(PartnerSettlement.partner_id == partner_id)
 

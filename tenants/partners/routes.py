@@ -49,7 +49,7 @@ from timebank.tenants.spending.schemas import RewardOut, RewardPage, RewardQuery
 from timebank.tenants.spending.services import describe_reward, rewards_query
 
 blp = Blueprint(
-    "partners",
+    "partner_api",
     __name__,
     url_prefix="/api/v1/schemes/<slug>",
     description="Partners: organisations that accept the scheme's credits, and their counters",

@@ -206,6 +206,14 @@ def partners_query(*, everyone: bool, area: str | None = None, category: str | N
     return statement
 
 
+def list_partners(
+    *, everyone: bool, area: str | None = None, category: str | None = None
+) -> list[Partner]:
+    """Partners by name (the pages' directory and lists)."""
+    statement = partners_query(everyone=everyone, area=area, category=category)
+    return list(db.session.execute(statement.order_by(Partner.name)).scalars())
+
+
 def describe_partner(partner: Partner) -> dict[str, Any]:
     return {
         "id": partner.id,

@@ -221,6 +221,20 @@ def settle(
     return settlement
 
 
+def parse_money(form: Any, raw: str | None) -> Decimal | None:
+    """A money value per hour typed in a form ("12.50"), or an error on ``money_value``."""
+    if raw is None:
+        return None
+    try:
+        value = Decimal(raw.replace(",", "."))
+    except ArithmeticError:
+        value = Decimal(-1)
+    if not value.is_finite() or value < 0 or value > 1_000_000:
+        form.add("money_value", "Enter an amount of money like 12.50, or leave it empty.")
+        return None
+    return value.quantize(Decimal("0.01"))
+
+
 def describe_settlement(settlement: PartnerSettlement) -> dict[str, Any]:
     return {
         "id": settlement.id,

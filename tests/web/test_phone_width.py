@@ -16,6 +16,7 @@ import pytest
 
 from tests.factories import PASSWORD, World, make_operator
 from tests.web.browser import LiveServer, log_in, needs_chromium, screenshot
+from tests.tenants.partners.support import add_offer, make_partner
 from tests.web.support import beta_objects
 
 pytestmark = [pytest.mark.slow, needs_chromium]
@@ -55,6 +56,8 @@ def test_every_page_fits_a_phone(
 ) -> None:
     objects = beta_objects(world)
     b = world.b
+    pharmacy = make_partner(world, b, name="Beta Pharmacy", area="High Street")
+    add_offer(world, pharmacy, name="Prescription delivery", price=60)
     operator = make_operator(world.app)
     too_wide: list[str] = []
 
@@ -86,8 +89,20 @@ def test_every_page_fits_a_phone(
         (f"{base}/listings/{objects.listing}", "listing"),
         (f"{base}/listings/{objects.listing}/edit", "listing-edit"),
         (f"{base}/responses/{objects.response}", "conversation"),
+        (f"{base}/partners", "partners-directory"),
+        (f"{base}/card", "partners-card"),
     ):
         visit(member, live_server, path, name, too_wide)
+
+    staff = browser_context(viewport=PHONE).new_page()
+    log_in(staff, live_server, pharmacy.staff.email, PASSWORD)
+    for path, name in (
+        (f"{base}/partners/{pharmacy.id}/counter", "partner-counter"),
+        (f"{base}/partners/{pharmacy.id}/charge", "partner-charge"),
+        (f"{base}/partners/{pharmacy.id}/statement", "partner-statement"),
+        (f"{base}/partners/{pharmacy.id}/offers", "partner-offers"),
+    ):
+        visit(staff, live_server, path, name, too_wide)
 
     coordinator = browser_context(viewport=PHONE).new_page()
     log_in(coordinator, live_server, b.coordinator.email, PASSWORD)
@@ -109,6 +124,8 @@ def test_every_page_fits_a_phone(
         (f"{manage}/transactions/{objects.transaction}/reverse", "reverse"),
         (f"{manage}/partners", "partners"),
         (f"{manage}/listings", "manage-listings"),
+        (f"{base}/partners/manage", "manage-partner-organisations"),
+        (f"{base}/partners/manage/{pharmacy.id}", "manage-partner-organisation"),
         (f"{base}/billing", "billing"),
     ):
         visit(coordinator, live_server, path, name, too_wide)

@@ -45,6 +45,7 @@ from timebank.tenants.marketplace import routes as marketplace
 from timebank.tenants.memberships import import_routes as member_imports
 from timebank.tenants.memberships import routes as members
 from timebank.tenants.partners import routes as partner_api
+from timebank.tenants.partners.services import partner_gate
 from timebank.tenants.policy import routes as policy
 from timebank.tenants.spending import routes as spending
 from timebank.worker import routes as jobs
@@ -123,5 +124,8 @@ def require_credentials() -> None:
     slug = (request.view_args or {}).get("slug")
     if blueprint.credentials == "scheme" and slug is not None:
         scheme_access(slug)  # 401, or 404 for a scheme the caller does not belong to
+        return
+    if blueprint.credentials == "partner" and slug is not None:
+        partner_gate(slug, (request.view_args or {}).get("partner_id"))
         return
     require_user()

@@ -1,8 +1,9 @@
 """Partners API: partners and their staff, offers, the counter, statements, settlements.
 
-The blueprint asks only for a signed-in user: partner staff are not members,
-so each view passes its own gate (:func:`services.partner_access` for a
-partner's staff and the coordinator, :func:`scheme_access` for members).
+Partner staff are not members, so the blueprint's gate (``credentials="partner"``,
+:func:`services.partner_gate`) admits members and staff of the scheme, and on a
+partner's routes only its staff and coordinators; each view then checks its own
+rule (:func:`services.partner_access`, :func:`scheme_access` for members).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ blp = Blueprint(
     __name__,
     url_prefix="/api/v1/schemes/<slug>",
     description="Partners: organisations that accept the scheme's credits, and their counters",
-    credentials="user",
+    credentials="partner",
 )
 
 

@@ -126,6 +126,15 @@ def partner_access(
     return access
 
 
+def partner_gate(slug: str, partner_id: int | None) -> None:
+    """The partners API's gate, before a body is parsed: a member or a partner's staff of
+    the scheme; with a partner in the path, its staff or a coordinator (else 404)."""
+    if partner_id is None:
+        scheme_caller(slug)
+    else:
+        partner_access(slug, partner_id)
+
+
 def require_active(partner: Partner) -> None:
     if partner.status != "active":
         raise Forbidden(

@@ -72,6 +72,8 @@ class BetaObjects:
     listing: int = 0
     response: int = 0
     category: int = 0
+    partner: int = 0
+    charge: int = 0
 
 
 def beta_objects(world: World) -> BetaObjects:
@@ -111,7 +113,14 @@ def beta_objects(world: World) -> BetaObjects:
         {"message": "I can drive you"},
     )
     assert responded.status_code == 201, responded.get_json()
+    partner = world.api(b.coordinator).post(
+        f"/api/v1/schemes/{b.slug}/partners", {"name": "Beta Opticians"}
+    )
+    assert partner.status_code == 201, partner.get_json()
     return BetaObjects(
+        partner=partner.get_json()["id"],
+        # No charge of B's is needed: every route naming one refuses a stranger first.
+        charge=1,
         listing=posted.get_json()["id"],
         response=responded.get_json()["id"],
         category=categories[0]["id"],

@@ -41,6 +41,8 @@ def fill(rule: str, slug: str, objects: BetaObjects) -> str:
         "listing_id": objects.listing,
         "response_id": objects.response,
         "category_id": objects.category,
+        "partner_id": objects.partner,
+        "charge_id": objects.charge,
     }
     path = rule.replace("<slug>", slug)
     path = re.sub(r"<any\(([^,)]+)[^>]*\):\w+>", lambda m: m.group(1), path)

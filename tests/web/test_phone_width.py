@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from tests.factories import PASSWORD, World, make_operator
-from tests.web.browser import LiveServer, log_in, needs_chromium, screenshot
 from tests.tenants.partners.support import add_offer, make_partner
+from tests.web.browser import LiveServer, log_in, needs_chromium, screenshot
 from tests.web.support import beta_objects
 
 pytestmark = [pytest.mark.slow, needs_chromium]

@@ -9,7 +9,7 @@ its terms (monthly allowance, minimum age, dates, approval); redemptions gain
 ``partner_id``, ``expires_at`` and status ``issued``.
 
 On SQLite the altered tables are copied (batch mode) while other tables refer
-to them, so foreign keys are checked at commit (``defer_foreign_keys``).
+to them, so foreign keys are relaxed meanwhile (``_relax_sqlite_foreign_keys``).
 
 Revision ID: 0008
 Revises: 0006
@@ -42,9 +42,17 @@ STATUS_OLD = "status IN ('pending', 'fulfilled', 'cancelled')"
 STATUS_NEW = "status IN ('pending', 'issued', 'fulfilled', 'cancelled')"
 
 
-def upgrade():
+def _relax_sqlite_foreign_keys():
+    """SQLite copies a table to alter it and drops the old one, which other tables refer
+    to: outside a transaction foreign keys are turned off (the app turns them on again
+    on every connection), inside one they are checked at commit."""
     if op.get_bind().dialect.name == "sqlite":
+        op.execute("PRAGMA foreign_keys = OFF")
         op.execute("PRAGMA defer_foreign_keys = ON")
+
+
+def upgrade():
+    _relax_sqlite_foreign_keys()
     op.create_table(
         "partners",
         sa.Column("scheme_id", sa.BigInteger(), nullable=False),
@@ -340,8 +348,7 @@ def upgrade():
 
 
 def downgrade():
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute("PRAGMA defer_foreign_keys = ON")
+    _relax_sqlite_foreign_keys()
     # Partner redemptions, offers and accounts cannot be represented before this revision.
     op.execute("DELETE FROM partner_charges")
     with op.batch_alter_table("rewards", schema=None) as batch_op:

@@ -222,3 +222,35 @@ def test_bad_input_is_refused_and_writes_nothing(app: Flask, world: World) -> No
         == 404
     )
     assert snapshot(app, world.a)["transactions"] == before["transactions"]
+
+
+def test_ledger_verify_knows_partner_accounts(app: Flask, world: World) -> None:
+    from sqlalchemy import update
+
+    from timebank.platform import tenancy
+    from timebank.platform.db import db
+    from timebank.tenants.ledger.models import Account
+    from timebank.tenants.ledger.verify import verify_ledger
+
+    store = make_partner(world, world.a)
+    with app.app_context():
+        report = verify_ledger(world.a.slug)
+        assert f"{world.a.slug}: 1 partner accounts within their limits" in report.checked
+        assert report.breaks == []
+        with tenancy.scheme_context(world.a.id):
+            db.session.execute(
+                update(Account)
+                .where(Account.partner_id == store.id)
+                .values(min_balance=None, balance=-5)
+            )
+            db.session.commit()
+        breaks = verify_ledger(world.a.slug).breaks
+    assert f"{world.a.slug}: partner {store.id}'s account is below zero" in breaks
+    assert verify_ledger_other_scheme_clean(app, world.b.slug)
+
+
+def verify_ledger_other_scheme_clean(app: Flask, slug: str) -> bool:
+    from timebank.tenants.ledger.verify import verify_ledger
+
+    with app.app_context():
+        return verify_ledger(slug).breaks == []

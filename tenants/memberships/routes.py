@@ -50,7 +50,7 @@ def invite(body: dict[str, Any], slug: str) -> dict[str, Any]:
 @invitations_blp.response(201, AcceptedOut)
 def accept(token: str) -> dict[str, Any]:
     user = require_user()
-    accepted, _scheme = services.accept_any_invitation(token, user)
+    accepted, _scheme = services.accept_invitation(token, user)
     return accepted
 
 

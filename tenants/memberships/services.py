@@ -136,9 +136,9 @@ def preview_invitation(token: str) -> tuple[Invitation, Scheme]:
     return invitation, scheme
 
 
-# Who accepts an invitation whose role is not a membership (a partner's staff …),
-# registered at start-up by the domain that owns the role.
-InvitationAcceptor = Callable[[Scheme, int, User], dict[str, Any]]
+# Roles whose invitation makes no membership (a partner's ``partner_staff``): the domain
+# that owns the role registers, at start-up, what accepting does; it answers the accept's body.
+InvitationAcceptor = Callable[[Scheme, Invitation, User], dict[str, Any]]
 invitation_acceptors: dict[str, InvitationAcceptor] = {}
 
 
@@ -146,26 +146,11 @@ def register_invitation_acceptor(role: str, acceptor: InvitationAcceptor) -> Non
     invitation_acceptors[role] = acceptor
 
 
-def accept_any_invitation(token: str, user: User) -> tuple[dict[str, Any], Scheme]:
-    """Accept an invitation of any role: a membership, or what its role's acceptor makes."""
-    invitation = _invitation_for_token(token)
-    acceptor = invitation_acceptors.get(invitation.role)
-    if acceptor is None:
-        member, scheme = accept_invitation(token, user)
-        return {
-            "member_id": member.id,
-            "scheme": scheme.slug,
-            "role": member.role,
-            "status": member.status,
-        }, scheme
-    invited_to = db.session.get(Scheme, invitation.scheme_id)
-    assert invited_to is not None
-    tenancy.set_request_scheme(invited_to.id)
-    return acceptor(invited_to, invitation.id, user), invited_to
+def accept_invitation(token: str, user: User) -> tuple[dict[str, Any], Scheme]:
+    """Join the invitation's scheme (or take the role it names); the accept's body.
 
-
-def accept_invitation(token: str, user: User) -> tuple[Member, Scheme]:
-    """Join the invitation's scheme. 403 on another e-mail, 410 when used or expired."""
+    403 on another e-mail, 410 when used or expired.
+    """
     invitation = _invitation_for_token(token)
     scheme = db.session.get(Scheme, invitation.scheme_id)
     assert scheme is not None
@@ -174,19 +159,14 @@ def accept_invitation(token: str, user: User) -> tuple[Member, Scheme]:
 
 
 @atomic
-def _accept(scheme: Scheme, invitation_id: int, user: User) -> tuple[Member, Scheme]:
-    invitation = db.session.execute(
-        select(Invitation).where(Invitation.id == invitation_id).with_for_update()
-    ).scalar_one()
-    expires_at = invitation.expires_at
-    if expires_at.tzinfo is None:
-        expires_at = expires_at.replace(tzinfo=UTC)
-    if invitation.accepted_at is not None or expires_at <= datetime.now(UTC):
-        raise Gone("This invitation has been used or has expired.", code="invitation_invalid")
-    if invitation.email.lower() != user.email.lower():
-        raise Forbidden(
-            "This invitation was sent to another e-mail address.", code="invitation_email_mismatch"
-        )
+def _accept(scheme: Scheme, invitation_id: int, user: User) -> tuple[dict[str, Any], Scheme]:
+    invitation = usable_invitation(invitation_id, user)
+    acceptor = invitation_acceptors.get(invitation.role)
+    if acceptor is not None:
+        ensure_writable(scheme)
+        body = acceptor(scheme, invitation, user)
+        invitation.accepted_at = datetime.now(UTC)
+        return body, scheme
     existing = db.session.execute(
         select(Member).where(Member.user_id == user.id).with_for_update()
     ).scalar_one_or_none()
@@ -198,7 +178,25 @@ def _accept(scheme: Scheme, invitation_id: int, user: User) -> tuple[Member, Sch
     member = join_scheme(scheme, user, role=invitation.role, actor_user_id=invitation.invited_by)
     invitation.accepted_at = datetime.now(UTC)
     invitation.accepted_member_id = member.id
-    return member, scheme
+    body = {"member_id": member.id, "scheme": scheme.slug, "role": member.role}
+    return {**body, "status": member.status}, scheme
+
+
+def usable_invitation(invitation_id: int, user: User) -> Invitation:
+    """The invitation, locked; 410 when used or expired, 403 for another address."""
+    invitation = db.session.execute(
+        select(Invitation).where(Invitation.id == invitation_id).with_for_update()
+    ).scalar_one()
+    expires_at = invitation.expires_at
+    if expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)
+    if invitation.accepted_at is not None or expires_at <= datetime.now(UTC):
+        raise Gone("This invitation has been used or has expired.", code="invitation_invalid")
+    if invitation.email.lower() != (user.email or "").lower():
+        raise Forbidden(
+            "This invitation was sent to another e-mail address.", code="invitation_email_mismatch"
+        )
+    return invitation
 
 
 def _already_member(scheme: Scheme, member: Member, *, who: str) -> Conflict:

@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from timebank.platform import audit, tenancy
-from timebank.platform.api.errors import Conflict, Forbidden, Gone, NotFound
+from timebank.platform.api.errors import Conflict, Forbidden, NotFound
 from timebank.platform.db import atomic, db
 from timebank.platform.identity.auth import require_user
 from timebank.platform.identity.models import User
@@ -293,23 +293,9 @@ def invite_staff(
     return token, invitation
 
 
-@atomic
-def accept_staff_invitation(scheme: Scheme, invitation_id: int, user: User) -> dict[str, Any]:
-    """Become staff of the invitation's partner (no membership). 410 used/expired, 403
-    another e-mail; already staff → the invitation is used up and nothing else changes."""
-    invitation = db.session.execute(
-        select(Invitation).where(Invitation.id == invitation_id).with_for_update()
-    ).scalar_one()
-    expires_at = invitation.expires_at
-    if expires_at.tzinfo is None:
-        expires_at = expires_at.replace(tzinfo=UTC)
-    if invitation.accepted_at is not None or expires_at <= datetime.now(UTC):
-        raise Gone("This invitation has been used or has expired.", code="invitation_invalid")
-    if invitation.email.lower() != user.email.lower():
-        raise Forbidden(
-            "This invitation was sent to another e-mail address.", code="invitation_email_mismatch"
-        )
-    ensure_writable(scheme)
+def accept_staff_invitation(scheme: Scheme, invitation: Invitation, user: User) -> dict[str, Any]:
+    """Become staff of the invitation's partner (no membership), inside the accept's unit
+    of work (which checked the invitation and marks it used); already staff: no change."""
     partner = get_partner(invitation.partner_id or 0)
     existing = db.session.execute(
         select(PartnerStaff).where(
@@ -325,7 +311,6 @@ def accept_staff_invitation(scheme: Scheme, invitation_id: int, user: User) -> d
                 invitation_id=invitation.id,
             )
         )
-    invitation.accepted_at = datetime.now(UTC)
     audit.record(
         scheme.id,
         "partner.staff_joined",

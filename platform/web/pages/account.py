@@ -81,13 +81,13 @@ def _join_after_signup(token: str, user: Any) -> Any:
     """A new account made from an invitation joins its scheme straight away."""
     session.pop(INVITATION_KEY, None)
     try:
-        accepted, scheme = memberships.accept_any_invitation(token, user)
+        accepted, scheme = memberships.accept_invitation(token, user)
     except ApiError as error:
         # Another address than the invitation's: the account stands, the
         # invitation page says why it cannot be used with it.
         flash(f"Welcome, {user.name}. Your account is ready. {error.detail}")
         return redirect(url_for("account.invitation", token=token))
-    if accepted.get("partner_id") is not None:
+    if accepted["role"] == "partner_staff":
         flash(f"Welcome, {user.name}. You are now staff of {accepted['partner_name']}.")
         return redirect(
             url_for("partner.counter_page", slug=scheme.slug, partner_id=accepted["partner_id"])
@@ -217,7 +217,7 @@ def invitation(token: str) -> Any:
 @login_required
 def accept_invitation(token: str) -> Any:
     try:
-        accepted, scheme = memberships.accept_any_invitation(token, current_user)
+        accepted, scheme = memberships.accept_invitation(token, current_user)
     except ApiError as error:
         found, scheme = memberships.preview_invitation(token)
         form = Form(message=error.detail)
@@ -232,7 +232,7 @@ def accept_invitation(token: str) -> Any:
             form=form,
         ), error.status
     session.pop(INVITATION_KEY, None)
-    if accepted.get("partner_id") is not None:
+    if accepted["role"] == "partner_staff":
         flash(f"Welcome! You are now staff of {accepted['partner_name']} in {scheme.name}.")
         return redirect(
             url_for("partner.counter_page", slug=scheme.slug, partner_id=accepted["partner_id"])

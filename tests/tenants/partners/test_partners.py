@@ -254,3 +254,23 @@ def verify_ledger_other_scheme_clean(app: Flask, slug: str) -> bool:
 
     with app.app_context():
         return verify_ledger(slug).breaks == []
+
+
+def test_a_partner_account_keeps_to_the_policy_ceiling(app: Flask, world: World) -> None:
+    coordinator = world.a.coordinator
+    policy = world.api(coordinator).get(url(world.a, "policy")).get_json()
+    policy["rewards"]["partner_max_balance"] = 90
+    assert world.api(coordinator).put(url(world.a, "policy"), policy).status_code == 200
+    store = make_partner(world, world.a)
+    offer = add_offer(world, store, price=60)
+    ann = world.a.members[0]
+    fund(app, world.a, ann, 300)
+    assert redeem(world, ann, world.a, offer["id"]).status_code == 201
+    over = redeem(world, ann, world.a, offer["id"])
+    assert over.status_code == 422 and problem(over)["code"] == "balance_above_maximum"
+    assert partner_balance(app, world.a, store.id) == 60 and balance(world, ann, world.a) == 240
+    # A settlement makes room again.
+    settled = world.api(coordinator).post(store.url("settlements"), {"minutes": 60})
+    assert settled.status_code == 201
+    assert redeem(world, ann, world.a, offer["id"]).status_code == 201
+    assert verify(app) == []

@@ -125,6 +125,8 @@ def _register_models_and_provisioners() -> None:
     import timebank.tenants.groups.models
     import timebank.tenants.marketplace.categories
     import timebank.tenants.marketplace.models
+    import timebank.tenants.partners.models
+    import timebank.tenants.partners.services
     import timebank.tenants.provisioning
     import timebank.tenants.referrals.models
     import timebank.tenants.referrals.services

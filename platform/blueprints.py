@@ -40,6 +40,8 @@ from timebank.platform.web.pages import (
     member,
     operator,
     organisation,
+    partner_counter,
+    partners,
     referral_pages,
 )
 from timebank.tenants.access import guardian_gate, scheme_access
@@ -51,6 +53,8 @@ from timebank.tenants.marketplace import routes as marketplace
 from timebank.tenants.memberships import import_routes as member_imports
 from timebank.tenants.memberships import managed_routes as managed_members
 from timebank.tenants.memberships import routes as members
+from timebank.tenants.partners import routes as partner_api
+from timebank.tenants.partners.services import partner_gate
 from timebank.tenants.policy import routes as policy
 from timebank.tenants.referrals import routes as referrals
 from timebank.tenants.spending import routes as spending
@@ -68,6 +72,7 @@ API: tuple[ApiBlueprint, ...] = (
     referrals.blp,
     referrals.links_blp,
     spending.blp,
+    partner_api.blp,
     marketplace.blp,
     exchange.blp,
     operators.blp,
@@ -102,6 +107,8 @@ PAGES: tuple[FlaskBlueprint, ...] = (
     manage.bp,
     court.bp,
     organisation.bp,
+    partners.bp,
+    partner_counter.bp,
     operator.bp,
     billing.bp,
     cards.bp,
@@ -149,5 +156,8 @@ def require_credentials() -> None:
             guardian_gate(slug)  # a member, or a child's guardian
             return
         scheme_access(slug)  # 401, or 404 for a scheme the caller does not belong to
+        return
+    if blueprint.credentials == "partner" and slug is not None:
+        partner_gate(slug, (request.view_args or {}).get("partner_id"))
         return
     require_user()

@@ -86,6 +86,10 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         # Mails about credits received: at most this many single mails a member an hour;
         # past it they wait for the hourly digest (tenants/ledger/credit_mail.py).
         "CREDIT_MAIL_BURST": int(env.get("CREDIT_MAIL_BURST", "3")),
+        # Map tiles of the partners' directory, e.g. https://tile.example.org/{z}/{x}/{y}.png;
+        # unset: the directory shows its list and places without map tiles.
+        "MAP_TILE_URL": env.get("MAP_TILE_URL") or None,
+        "MAP_TILE_ATTRIBUTION": env.get("MAP_TILE_ATTRIBUTION", ""),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": environment == "production",

@@ -8,6 +8,9 @@ carry, checked once by the app before the view (see :mod:`timebank.platform.blue
   (:func:`timebank.tenants.access.scheme_access`: 401, or 404 for a scheme
   the caller does not belong to) before the body is parsed; routes without a
   slug need a user;
+- ``partner``: routes with ``<slug>`` admit the scheme's members and its partners'
+  staff (who are not members), and with ``<partner_id>`` only that partner's staff
+  and the scheme's coordinators (404 for anyone else), before the body is parsed;
 - ``operator``: a platform operator (401, else 403 ``operator_only``).
 
 ``public`` names the blueprint's endpoints that anyone may call.
@@ -28,7 +31,7 @@ from flask_smorest.utils import resolve_schema_instance
 from timebank.platform.api.jsonbody import GuardedParser
 from timebank.platform.api.text import Guarded
 
-Credentials = Literal["user", "scheme", "operator"]
+Credentials = Literal["user", "scheme", "partner", "operator"]
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -21,6 +21,7 @@ from timebank.platform.identity.schemas import (
 )
 from timebank.platform.ratelimit import limit_password_check, limit_sign_in
 from timebank.tenants.memberships.services import memberships_of
+from timebank.tenants.partners.services import partners_of
 
 blp = Blueprint(
     "identity",
@@ -104,4 +105,5 @@ def me() -> dict[str, Any]:
         "name": user.name,
         "is_operator": user.is_operator,
         "memberships": memberships_of(user),
+        "partners": partners_of(user),
     }

@@ -62,9 +62,19 @@ class MembershipOut(Schema):
     balance = fields.Integer()
 
 
+class PartnerStaffOut(Schema):
+    scheme = fields.String()
+    scheme_name = fields.String()
+    partner_id = fields.Integer()
+    name = fields.String()
+    status = fields.String()
+
+
 class MeOut(UserOut):
     is_operator = fields.Boolean()
     memberships = fields.List(fields.Nested(MembershipOut))
+    # The partners whose staff the user is, in every scheme.
+    partners = fields.List(fields.Nested(PartnerStaffOut))
 
 
 class PasswordForgot(Strict):

@@ -8,6 +8,9 @@
 - ``Strict-Transport-Security`` in production (on HTTPS requests, the only
   ones a browser heeds it on), one year, subdomains included.
 
+Map tiles of the partners' directory come from ``MAP_TILE_URL``'s origin
+when one is configured; the counter page may use the camera (``camera=(self)``).
+
 The Stripe origins follow ``STRIPE_JS_URL`` (and ``STRIPE_API_BASE`` when set:
 localstripe in tests), so a self-hosted stand-in is allowed too.
 """
@@ -40,7 +43,7 @@ def content_security_policy(config: dict[str, Any]) -> dict[str, str | list[str]
         "default-src": "'self'",
         "script-src": ["'self'", stripe_js],
         "style-src": "'self'",
-        "img-src": ["'self'", "data:"],
+        "img-src": ["'self'", "data:", *filter(None, [_origin(config.get("MAP_TILE_URL"))])],
         "font-src": "'self'",
         "connect-src": sorted({"'self'", stripe_api, stripe_js}),
         "frame-src": frames,
@@ -64,5 +67,6 @@ def init_app(app: Flask) -> None:
         frame_options="DENY",
         referrer_policy="strict-origin-when-cross-origin",
         x_content_type_options=True,
-        permissions_policy={"camera": "()", "microphone": "()", "geolocation": "()"},
+        # The camera for scanning codes at a partner's counter (our own pages only).
+        permissions_policy={"camera": "(self)", "microphone": "()", "geolocation": "()"},
     )

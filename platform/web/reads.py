@@ -142,8 +142,16 @@ def claims(
 # --- spending ---------------------------------------------------------------------------
 
 
-def rewards(*, active: bool | None = True) -> list[dict[str, Any]]:
-    statement = spending.rewards_query(active=active).order_by(Reward.price, Reward.name)
+def rewards(
+    *,
+    active: bool | None = True,
+    approved_only: bool = False,
+    partner_id: int | None = None,
+    area: str | None = None,
+) -> list[dict[str, Any]]:
+    statement = spending.rewards_query(
+        active=active, approved_only=approved_only, partner_id=partner_id, area=area
+    ).order_by(Reward.price, Reward.name)
     return [spending.describe_reward(reward) for reward in db.session.execute(statement).scalars()]
 
 

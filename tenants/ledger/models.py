@@ -31,7 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from timebank.platform.db import TenantScoped, UTCDateTime, db, tenant_fk, utcnow_column
 
-ACCOUNT_KINDS = ("member", "issuance", "redemption", "pot", "expiry", "clearing")
+ACCOUNT_KINDS = ("member", "issuance", "redemption", "pot", "expiry", "clearing", "partner")
 SCHEME_ACCOUNT_KINDS = ("issuance", "redemption", "pot", "expiry")
 TRANSACTION_KINDS = (
     "transfer",
@@ -55,6 +55,8 @@ class Account(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
     kind: Mapped[str] = mapped_column(String(20))
     member_id: Mapped[int | None] = mapped_column(BigInteger)
     partner_scheme_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("schemes.id"))
+    # The partner organisation that owns a ``partner`` account (what credits spent there hold).
+    partner_id: Mapped[int | None] = mapped_column(BigInteger)
     balance: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Explicit limits of this account; None falls back to the policy default
@@ -66,12 +68,14 @@ class Account(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
 
     __table_args__ = (
         tenant_fk(["member_id"], "members"),
+        tenant_fk(["partner_id"], "partners"),
         CheckConstraint(_in("kind", ACCOUNT_KINDS), name="kind"),
         CheckConstraint("status IN ('open', 'closed')", name="status"),
         CheckConstraint("(kind = 'member') = (member_id IS NOT NULL)", name="member_owner"),
         CheckConstraint(
             "(kind = 'clearing') = (partner_scheme_id IS NOT NULL)", name="clearing_partner"
         ),
+        CheckConstraint("(kind = 'partner') = (partner_id IS NOT NULL)", name="partner_owner"),
         CheckConstraint("min_balance IS NULL OR min_balance <= 0", name="min_not_positive"),
         CheckConstraint("max_balance IS NULL OR max_balance >= 0", name="max_not_negative"),
         CheckConstraint("min_balance IS NULL OR balance >= min_balance", name="above_min"),
@@ -100,6 +104,14 @@ class Account(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
             unique=True,
             postgresql_where=text("partner_scheme_id IS NOT NULL"),
             sqlite_where=text("partner_scheme_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_accounts_partner",
+            "scheme_id",
+            "partner_id",
+            unique=True,
+            postgresql_where=text("partner_id IS NOT NULL"),
+            sqlite_where=text("partner_id IS NOT NULL"),
         ),
     )
 

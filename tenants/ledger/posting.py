@@ -73,6 +73,13 @@ def effective_limits(account: Account, policy: dict[str, Any]) -> tuple[int | No
             low = policy["balance"]["min"]
         if high is None:
             high = policy["balance"]["max"]
+    elif account.kind == "partner":
+        # A partner holds what members spent there until it is settled: never below
+        # zero, never above the policy's ceiling for partners.
+        if low is None:
+            low = 0
+        if high is None:
+            high = policy["rewards"].get("partner_max_balance")
     return low, high
 
 
@@ -485,6 +492,8 @@ def _describe(account: Account) -> str:
         return "The member's balance"
     if account.kind == "pot":
         return "The community pot"
+    if account.kind == "partner":
+        return "The partner's account"
     if account.kind == "clearing":
         return "The exchange clearing account"
     return f"The scheme's {account.kind} account"

@@ -89,6 +89,20 @@ def scheme_account(kind: str) -> Account:
     return db.session.execute(select(Account).where(Account.kind == kind)).scalar_one()
 
 
+def open_partner_account(scheme_id: int, partner_id: int) -> Account:
+    """A partner's own account: what members spend at its counter, never below zero."""
+    account = Account(scheme_id=scheme_id, kind="partner", partner_id=partner_id, min_balance=0)
+    db.session.add(account)
+    db.session.flush()
+    return account
+
+
+def partner_account(partner_id: int) -> Account:
+    return db.session.execute(
+        select(Account).where(Account.kind == "partner", Account.partner_id == partner_id)
+    ).scalar_one()
+
+
 # --- transfers, gifts, reversals -------------------------------------------
 
 

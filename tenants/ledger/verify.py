@@ -4,7 +4,7 @@ Checked: each transaction's postings sum to zero and its amount is what it
 credits; each scheme's balances sum to zero; each account's cached balance
 and version equal its postings; each account's postings form an unbroken
 chain (versions 1..n, every ``balance_after`` = previous + amount); explicit
-account limits hold; plus what other packages register (the exchange's
+account limits hold; each partner has one account, never below zero; plus what other packages register (the exchange's
 mirror invariant).
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -158,3 +159,28 @@ def _verify_scheme(scheme: Scheme, report: Report) -> None:
                     f"{name}: account {account.id} is below the policy minimum (policy changed since)"
                 )
     report.checked.append(f"{name}: account limits hold")
+    _verify_partner_accounts(scheme, report, policy)
+
+
+def _verify_partner_accounts(scheme: Scheme, report: Report, policy: dict[str, Any]) -> None:
+    """Partner accounts: one per partner, never below zero, within the policy's ceiling."""
+    name = scheme.slug
+    ceiling = policy["rewards"].get("partner_max_balance")
+    owners = db.session.execute(
+        select(
+            Account.partner_id, func.count(), func.min(Account.balance), func.max(Account.balance)
+        )
+        .where(Account.kind == "partner")
+        .group_by(Account.partner_id)
+    ).all()
+    for partner_id, count, lowest, highest in owners:
+        if count != 1:
+            report.breaks.append(f"{name}: partner {partner_id} has {count} accounts, not 1")
+        if lowest < 0:
+            report.breaks.append(f"{name}: partner {partner_id}'s account is below zero")
+        if ceiling is not None and highest > ceiling:
+            report.warnings.append(
+                f"{name}: partner {partner_id}'s account is above the policy's ceiling "
+                "(policy changed since)"
+            )
+    report.checked.append(f"{name}: {len(owners)} partner accounts within their limits")

@@ -27,6 +27,9 @@ class AcceptedOut(Schema):
     scheme = fields.String()
     role = fields.String()
     status = fields.String()
+    # A partner's staff (role ``partner_staff``) instead of ``member_id``.
+    partner_id = fields.Integer()
+    partner_name = fields.String()
 
 
 class MemberOut(Schema):

@@ -60,6 +60,13 @@ class ClaimsPolicy(Strict):
 
 class RewardsPolicy(Strict):
     enabled = StrictBoolean(required=True)
+    # Partners (wave 2): a partner's new offer waits for a coordinator; how long a code
+    # stays valid; the most a partner's account may hold before a settlement (null: no limit).
+    partner_offers_need_approval = StrictBoolean(load_default=False)
+    partner_code_valid_days = fields.Integer(
+        strict=True, load_default=30, validate=validate.Range(1, 3650)
+    )
+    partner_max_balance = _minutes(load_default=None, allow_none=True)
 
 
 class ExpiryPolicy(Strict):

@@ -1,13 +1,16 @@
-"""Report jobs (RQ ``reports`` queue): monthly member statements as HTML files.
+"""Report jobs (RQ ``reports`` queue): monthly member and partner statements.
 
-A statement is written to ``<statements dir>/<scheme id>/<YYYY-MM>/
-member-<id>.html`` (replaced atomically, so a re-run rewrites the same file).
+A member's statement is written to ``<statements dir>/<scheme id>/<YYYY-MM>/
+member-<id>.html``, a partner's to ``…/partner-<id>.csv`` (per day and per
+offer) with its figures kept in ``partner_statements`` (replaced atomically,
+so a re-run rewrites the same file and keeps the row).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from datetime import datetime
 from pathlib import Path
 
 from flask import current_app
@@ -18,6 +21,7 @@ from timebank.platform.db import db
 from timebank.platform.jobs import job
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.memberships.models import Member
+from timebank.tenants.partners.statements import write_monthly
 from timebank.tenants.reports.statements import build_statement, render_statement_html
 
 log = logging.getLogger(__name__)
@@ -38,11 +42,27 @@ def statement_path(scheme_id: int, member_id: int, month: str) -> Path:
 def _write(scheme: Scheme, member_id: int, month: str) -> Path:
     html = render_statement_html(build_statement(scheme, member_id, month))
     path = statement_path(scheme.id, member_id, month)
+    _replace(path, html)
+    return path
+
+
+def _replace(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(html, encoding="utf-8")
+    partial.write_text(text, encoding="utf-8")
     partial.replace(path)
-    return path
+
+
+def partner_statement_path(scheme_id: int, partner_id: int, month: str) -> Path:
+    return statements_dir() / str(scheme_id) / month / f"partner-{partner_id}.csv"
+
+
+def _write_partners(scheme: Scheme, month: str) -> int:
+    first = datetime.strptime(month, "%Y-%m").date()
+    written = write_monthly(scheme, first)
+    for partner_id, text in written:
+        _replace(partner_statement_path(scheme.id, partner_id, month), text)
+    return len(written)
 
 
 @job
@@ -72,5 +92,12 @@ def monthly_statements(scheme_id: int, month: str) -> int:
         for member_id in member_ids:
             _write(scheme, member_id, month)
         db.session.rollback()
-    log.info("statements for %s %s: %d members", scheme.slug, month, len(member_ids))
+        partners = _write_partners(scheme, month)
+    log.info(
+        "statements for %s %s: %d members, %d partners",
+        scheme.slug,
+        month,
+        len(member_ids),
+        partners,
+    )
     return len(member_ids)

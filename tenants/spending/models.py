@@ -21,7 +21,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from timebank.platform.db import TenantScoped, UTCDateTime, db, tenant_fk, utcnow_column
 
 PERIODS = ("week", "month", "year")
-REDEMPTION_STATUSES = ("pending", "fulfilled", "cancelled")
+# ``issued``: a partner's reward, paid to the partner, waiting to be honoured at its counter.
+REDEMPTION_STATUSES = ("pending", "issued", "fulfilled", "cancelled")
+APPROVALS = ("approved", "pending", "refused")
 
 
 class Reward(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
@@ -41,8 +43,24 @@ class Reward(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
     # when any reward is, members choose their goal among these.
     is_goal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = utcnow_column()
+    # A partner's offer (None: the scheme's own reward), and its partner-only terms.
+    partner_id: Mapped[int | None] = mapped_column(BigInteger)
+    # How many may be redeemed per calendar month, by everyone together; None: no limit.
+    monthly_allowance: Mapped[int | None] = mapped_column(Integer)
+    # Members younger than this may not redeem it (when their membership records an age).
+    min_age: Mapped[int | None] = mapped_column(Integer)
+    available_from: Mapped[date | None] = mapped_column(Date)
+    available_until: Mapped[date | None] = mapped_column(Date)
+    # A partner's new offer waits for a coordinator when the policy asks for it.
+    approval: Mapped[str] = mapped_column(String(10), default="approved", server_default="approved")
 
     __table_args__ = (
+        tenant_fk(["partner_id"], "partners"),
+        CheckConstraint("approval IN ('approved', 'pending', 'refused')", name="approval"),
+        CheckConstraint(
+            "monthly_allowance IS NULL OR monthly_allowance > 0", name="allowance_positive"
+        ),
+        CheckConstraint("min_age IS NULL OR min_age BETWEEN 0 AND 120", name="min_age_range"),
         CheckConstraint("price > 0", name="price_positive"),
         CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),
         CheckConstraint("(limit_quantity IS NULL) = (limit_period IS NULL)", name="limit_complete"),
@@ -64,15 +82,20 @@ class Redemption(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
     decided_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = utcnow_column()
+    # A partner's reward: whose counter honours the code, and until when.
+    partner_id: Mapped[int | None] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         tenant_fk(["member_id"], "members"),
         tenant_fk(["reward_id"], "rewards"),
+        tenant_fk(["partner_id"], "partners"),
         tenant_fk(["transaction_id"], "transactions"),
         tenant_fk(["refund_transaction_id"], "transactions"),
         UniqueConstraint("scheme_id", "code"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
-        CheckConstraint("status IN ('pending', 'fulfilled', 'cancelled')", name="status"),
+        CheckConstraint("status IN ('pending', 'issued', 'fulfilled', 'cancelled')", name="status"),
+        Index("ix_redemptions_partner", "scheme_id", "partner_id", "decided_at"),
         CheckConstraint(
             "(status = 'cancelled') = (refund_transaction_id IS NOT NULL)", name="refund_link"
         ),

@@ -50,9 +50,14 @@ blp = Blueprint(
 @blp.arguments(RewardQuery, location="query")
 @blp.response(200, RewardPage)
 def rewards(args: dict[str, Any], slug: str) -> dict[str, Any]:
-    scheme_access(slug)
+    access = scheme_access(slug)
     rows, cursor = keyset_page(
-        services.rewards_query(active=args["active"]),
+        services.rewards_query(
+            active=args["active"],
+            partner_id=args["partner_id"],
+            area=args["area"],
+            approved_only=not access.is_coordinator,
+        ),
         keys=[Reward.id],
         limit=args["limit"],
         cursor=args["cursor"],

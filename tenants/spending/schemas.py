@@ -122,6 +122,12 @@ class RewardOut(Schema):
     eligible_roles = fields.List(fields.String(), allow_none=True)
     goal = fields.Boolean()
     created_at = fields.DateTime()
+    partner_id = fields.Integer(allow_none=True)
+    monthly_allowance = fields.Integer(allow_none=True)
+    min_age = fields.Integer(allow_none=True)
+    available_from = fields.Date(allow_none=True)
+    available_until = fields.Date(allow_none=True)
+    status = fields.String(metadata={"description": "approved, pending or refused"})
 
 
 RewardPage = page_schema(RewardOut, "RewardPage")
@@ -129,6 +135,8 @@ RewardPage = page_schema(RewardOut, "RewardPage")
 
 class RewardQuery(PageQuery):
     active = fields.Boolean(load_default=None)
+    partner_id = query_id(load_default=None)
+    area = fields.String(load_default=None, validate=validate.Length(min=1, max=120))
 
 
 # --- redemptions --------------------------------------------------------------
@@ -152,6 +160,8 @@ class RedemptionOut(Schema):
     total = fields.Integer()
     created_at = fields.DateTime()
     decided_at = fields.DateTime(allow_none=True)
+    partner_id = fields.Integer(allow_none=True)
+    expires_at = fields.DateTime(allow_none=True)
 
 
 RedemptionPage = page_schema(RedemptionOut, "RedemptionPage")

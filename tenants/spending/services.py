@@ -1,7 +1,9 @@
 """What credits buy: rewards, redemptions, gifts and grants from the community pot.
 
 A redemption moves ``price × quantity`` from the member to the scheme's
-``redemption`` account through the posting service (kind ``spend``). The
+``redemption`` account through the posting service (kind ``spend``) — or, for a
+partner's offer, to that partner's own account at once (status ``issued``
+until its counter honours the code, :mod:`timebank.tenants.partners.counter`). The
 reward's row is locked (``SELECT … FOR UPDATE``) before its stock and the
 member's per-period limit are checked, so concurrent redemptions of the same
 reward queue up: stock never goes below zero and a limit is never overshot.
@@ -34,16 +36,19 @@ from timebank.tenants.ledger.services import (
     MAX_AMOUNT,
     Leg,
     member_account,
+    partner_account,
     post_transaction,
     reversal_of,
     reverse_transaction,
     scheme_account,
 )
 from timebank.tenants.memberships.models import Member
+from timebank.tenants.partners.models import Partner
 from timebank.tenants.policy.services import current_policy
 from timebank.tenants.spending.expiry import expire_credits as expire_credits
 from timebank.tenants.spending.expiry import send_expiry_notices as send_expiry_notices
 from timebank.tenants.spending.models import Redemption, Reward
+from timebank.tenants.spending.offers import check_partner_offer
 from timebank.tenants.spending.schemas import RewardCreate
 
 # No 0/O, 1/I/L: codes are read aloud and typed in by coordinators.
@@ -87,6 +92,12 @@ def describe_reward(reward: Reward) -> dict[str, Any]:
         "eligible_roles": _roles(reward),
         "goal": reward.is_goal,
         "created_at": reward.created_at,
+        "partner_id": reward.partner_id,
+        "monthly_allowance": reward.monthly_allowance,
+        "min_age": reward.min_age,
+        "available_from": reward.available_from,
+        "available_until": reward.available_until,
+        "status": reward.approval,
     }
 
 
@@ -94,10 +105,29 @@ def _roles(reward: Reward) -> list[str] | None:
     return reward.eligible_roles.split(",") if reward.eligible_roles else None
 
 
-def rewards_query(*, active: bool | None = None) -> Any:
+def rewards_query(
+    *,
+    active: bool | None = None,
+    partner_id: int | None = None,
+    area: str | None = None,
+    approved_only: bool = False,
+) -> Any:
+    """The catalogue: the scheme's rewards and its partners' offers (``approved_only``:
+    what members see — approved offers of active partners)."""
     statement = select(Reward)
     if active is not None:
         statement = statement.where(Reward.active.is_(active))
+    if partner_id is not None:
+        statement = statement.where(Reward.partner_id == partner_id)
+    if area is not None:
+        in_area = select(Partner.id).where(func.lower(Partner.area) == area.strip().lower())
+        statement = statement.where(Reward.partner_id.in_(in_area))
+    if approved_only:
+        active_partners = select(Partner.id).where(Partner.status == "active")
+        statement = statement.where(
+            Reward.approval == "approved",
+            Reward.partner_id.is_(None) | Reward.partner_id.in_(active_partners),
+        )
     return statement
 
 
@@ -186,13 +216,23 @@ def provision_rewards(scheme: Scheme, data: dict[str, Any], creator: User) -> No
 
 @atomic
 def redeem(
-    scheme: Scheme, member: Member, *, reward_id: int, quantity: int, actor_user_id: int
+    scheme: Scheme,
+    member: Member,
+    *,
+    reward_id: int,
+    quantity: int,
+    actor_user_id: int,
+    partner_id: int | None = None,
+    honoured: bool = False,
 ) -> Redemption:
     """Spend credits on ``quantity`` of a reward and hand back a code to show a coordinator.
 
     Raises ``RuleViolation``: ``rewards_disabled``, ``reward_not_eligible``,
     ``out_of_stock``, ``reward_limit_reached``, ``insufficient_balance``;
-    ``FieldError`` on ``reward_id`` for an unknown or withdrawn reward.
+    ``FieldError`` on ``reward_id`` for an unknown or withdrawn reward. A partner's
+    offer also refuses ``monthly_allowance_reached``, ``offer_not_available``,
+    ``too_young``; ``partner_id`` (a counter charging it) must be the offer's partner.
+    ``honoured``: handed over at once (a charge at the counter), status ``fulfilled``.
     """
     if not current_policy(scheme)["rewards"]["enabled"]:
         raise RuleViolation(
@@ -201,8 +241,10 @@ def redeem(
     reward = _lock_reward(reward_id)
     if reward is None:
         raise FieldError("reward_id", "No reward with this id in this scheme.")
-    if not reward.active:
+    if not reward.active or reward.approval != "approved":
         raise FieldError("reward_id", "This reward is no longer offered.")
+    if partner_id is not None and reward.partner_id != partner_id:
+        raise FieldError("reward_id", "No offer with this id at this partner.")
     roles = _roles(reward)
     if roles is not None and member.role not in roles:
         raise RuleViolation(
@@ -221,13 +263,21 @@ def redeem(
         )
     if reward.limit_quantity is not None and reward.limit_period is not None:
         _check_limit(scheme, reward, member.id, quantity)
+    if reward.partner_id is not None:
+        check_partner_offer(
+            scheme, member, reward, quantity, since=period_start(scheme.timezone, "month")
+        )
 
     account = member_account(member.id)
-    redemption_account = scheme_account("redemption")
+    receiving = (
+        scheme_account("redemption")
+        if reward.partner_id is None
+        else partner_account(reward.partner_id)
+    )
     transaction = post_transaction(
         scheme,
         kind="spend",
-        legs=[Leg(account.id, -total), Leg(redemption_account.id, total)],
+        legs=[Leg(account.id, -total), Leg(receiving.id, total)],
         actor_user_id=actor_user_id,
         memo=f"{quantity} × {reward.name}" if quantity > 1 else reward.name,
         names={account.id: "Your balance"},
@@ -241,9 +291,17 @@ def redeem(
         quantity=quantity,
         total=total,
         code=_new_code(),
-        status="pending",
+        status="pending" if reward.partner_id is None else "issued",
         transaction_id=transaction.id,
+        partner_id=reward.partner_id,
     )
+    if reward.partner_id is not None:
+        days = current_policy(scheme)["rewards"].get("partner_code_valid_days", 30)
+        redemption.expires_at = datetime.now(UTC) + timedelta(days=days)
+    if honoured:
+        redemption.status = "fulfilled"
+        redemption.decided_by = actor_user_id
+        redemption.decided_at = datetime.now(UTC)
     db.session.add(redemption)
     db.session.flush()
     return redemption
@@ -317,6 +375,8 @@ def describe_redemptions(redemptions: Sequence[Redemption]) -> list[dict[str, An
             "total": r.total,
             "created_at": r.created_at,
             "decided_at": r.decided_at,
+            "partner_id": r.partner_id,
+            "expires_at": r.expires_at,
         }
         for r in redemptions
     ]
@@ -340,7 +400,7 @@ def _refuse_decided(redemption: Redemption) -> None:
             f"Redemption {redemption.code} was already cancelled and refunded.",
             code="already_cancelled",
         )
-    if redemption.status != "pending":
+    if redemption.status not in ("pending", "issued"):
         raise RuleViolation(
             f"Redemption {redemption.code} was already {redemption.status}.",
             code="already_decided",

@@ -75,6 +75,8 @@ class BetaObjects:
     referral: int = 0
     link: int = 0
     group: int = 0
+    partner: int = 0
+    charge: int = 0
 
 
 def beta_objects(world: World) -> BetaObjects:
@@ -114,6 +116,10 @@ def beta_objects(world: World) -> BetaObjects:
         {"message": "I can drive you"},
     )
     assert responded.status_code == 201, responded.get_json()
+    partner = world.api(b.coordinator).post(
+        f"/api/v1/schemes/{b.slug}/partners", {"name": "Beta Opticians"}
+    )
+    assert partner.status_code == 201, partner.get_json()
     # B is a surgery: a referral and a referral link; groups switched on, with one group.
     coordinator = world.api(b.coordinator)
     referral = coordinator.post(
@@ -129,6 +135,9 @@ def beta_objects(world: World) -> BetaObjects:
     group = coordinator.post(f"/api/v1/schemes/{b.slug}/groups", {"name": "Tuesday group"})
     assert group.status_code == 201, group.get_json()
     return BetaObjects(
+        partner=partner.get_json()["id"],
+        # No charge of B's is needed: every route naming one refuses a stranger first.
+        charge=1,
         referral=referral.get_json()["id"],
         link=link.get_json()["id"],
         group=group.get_json()["id"],

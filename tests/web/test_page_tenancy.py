@@ -50,6 +50,8 @@ def fill(rule: str, slug: str, objects: BetaObjects) -> str:
         "link_id": objects.link,
         "group_id": objects.group,
         "referrer_id": 1,
+        "partner_id": objects.partner,
+        "charge_id": objects.charge,
     }
     path = rule.replace("<slug>", slug)
     path = re.sub(r"<any\(([^,)]+)[^>]*\):\w+>", lambda m: m.group(1), path)

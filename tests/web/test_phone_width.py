@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.factories import PASSWORD, World, make_operator
+from tests.tenants.partners.support import add_offer, make_partner
 from tests.tenants.referrals.support import REFERRAL, make_referrer
 from tests.web.browser import LiveServer, log_in, needs_chromium, screenshot
 from tests.web.support import beta_objects
@@ -56,6 +57,8 @@ def test_every_page_fits_a_phone(
 ) -> None:
     objects = beta_objects(world)
     b = world.b
+    pharmacy = make_partner(world, b, name="Beta Pharmacy", area="High Street")
+    add_offer(world, pharmacy, name="Prescription delivery", price=60)
     operator = make_operator(world.app)
     too_wide: list[str] = []
 
@@ -89,8 +92,20 @@ def test_every_page_fits_a_phone(
         (f"{base}/listings/{objects.listing}", "listing"),
         (f"{base}/listings/{objects.listing}/edit", "listing-edit"),
         (f"{base}/responses/{objects.response}", "conversation"),
+        (f"{base}/partners", "partners-directory"),
+        (f"{base}/card", "partners-card"),
     ):
         visit(member, live_server, path, name, too_wide)
+
+    staff = browser_context(viewport=PHONE).new_page()
+    log_in(staff, live_server, pharmacy.staff.email, PASSWORD)
+    for path, name in (
+        (f"{base}/partners/{pharmacy.id}/counter", "partner-counter"),
+        (f"{base}/partners/{pharmacy.id}/charge", "partner-charge"),
+        (f"{base}/partners/{pharmacy.id}/statement", "partner-statement"),
+        (f"{base}/partners/{pharmacy.id}/offers", "partner-offers"),
+    ):
+        visit(staff, live_server, path, name, too_wide)
 
     coordinator = browser_context(viewport=PHONE).new_page()
     log_in(coordinator, live_server, b.coordinator.email, PASSWORD)
@@ -122,6 +137,8 @@ def test_every_page_fits_a_phone(
         (f"{manage}/goals", "goals"),
         (f"{base}/referrals/", "referrals-queue"),
         (f"{base}/referrals/links", "referral-links"),
+        (f"{base}/partners/manage", "manage-partner-organisations"),
+        (f"{base}/partners/manage/{pharmacy.id}", "manage-partner-organisation"),
         (f"{base}/billing", "billing"),
     ):
         visit(coordinator, live_server, path, name, too_wide)

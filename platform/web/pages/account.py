@@ -91,6 +91,11 @@ def _join_after_signup(token: str, user: Any) -> Any:
     if accepted["role"] == "referrer":
         flash(f"Welcome, {user.name}. You can now refer people to {scheme.name}.")
         return redirect(url_for("referral_pages.home", slug=scheme.slug))
+    if accepted["role"] == "partner_staff":
+        flash(f"Welcome, {user.name}. You are now staff of {accepted['partner_name']}.")
+        return redirect(
+            url_for("partner.counter_page", slug=scheme.slug, partner_id=accepted["partner_id"])
+        )
     flash(f"Welcome, {user.name}. Your account is ready, and you have joined {scheme.name}.")
     return redirect(url_for("member.overview", slug=scheme.slug))
 
@@ -240,6 +245,11 @@ def accept_invitation(token: str) -> Any:
     if accepted["role"] == "referrer":
         flash(f"You can now refer people to {scheme.name}. Your referrals show here.")
         return redirect(url_for("referral_pages.home", slug=scheme.slug))
+    if accepted["role"] == "partner_staff":
+        flash(f"Welcome! You are now staff of {accepted['partner_name']} in {scheme.name}.")
+        return redirect(
+            url_for("partner.counter_page", slug=scheme.slug, partner_id=accepted["partner_id"])
+        )
     flash(f"Welcome to {scheme.name}! This is your page in the scheme.")
     return redirect(url_for("member.overview", slug=scheme.slug))
 

@@ -26,6 +26,8 @@ from timebank.tenants.groups import services as groups
 from timebank.tenants.ledger import credit_mail
 from timebank.tenants.ledger import services as ledger
 from timebank.tenants.marketplace.exchanges import given_received
+from timebank.tenants.partners import counter as partner_counter
+from timebank.tenants.partners import services as partner_services
 from timebank.tenants.spending import gifts, goals, leaving
 from timebank.tenants.spending import services as spending
 
@@ -50,6 +52,7 @@ def overview(slug: str) -> Any:
         league=groups.league() if groups.league_shown(access.scheme) else None,
         # The number is for partner schemes' members to pay this one: only with exchange on.
         show_number=bool(policy()["exchange"]["enabled"]),
+        charges_waiting=partner_counter.charges_waiting(access.member.id),
         pending_count=len(reads.claims(status="pending", limit=100))
         if access.is_coordinator
         else 0,
@@ -245,7 +248,11 @@ def rewards(slug: str) -> Any:
 
 
 def _rewards_page(access: Any, form: Form, failed_reward: int | None, status: int = 200) -> Any:
-    rewards = reads.rewards()
+    partner_arg = request.args.get("partner", "")
+    partner_id = int(partner_arg) if partner_arg.isdecimal() and len(partner_arg) < 18 else None
+    area = (request.args.get("area") or "").strip()[:120] or None
+    rewards = reads.rewards(approved_only=True, partner_id=partner_id, area=area)
+    partner_names = {p.id: p.name for p in partner_services.list_partners(everyone=False)}
     goal = goals.goal_of(access.member.id)
     return render(
         "member/rewards.html",
@@ -259,6 +266,9 @@ def _rewards_page(access: Any, form: Form, failed_reward: int | None, status: in
         enabled=policy()["rewards"]["enabled"],
         form=form,
         failed_reward=failed_reward,
+        partner_names=partner_names,
+        partner_id=partner_id,
+        area=area,
     )
 
 

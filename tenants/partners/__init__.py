@@ -1,0 +1,1 @@
+"""Partner organisations: the clinic, the college, the food store that accept credits."""

@@ -43,7 +43,9 @@ from timebank.tenants.marketplace import routes as marketplace
 from timebank.tenants.memberships import import_routes as member_imports
 from timebank.tenants.memberships import routes as members
 from timebank.tenants.policy import routes as policy
+from timebank.tenants.reports import routes as reports
 from timebank.tenants.spending import routes as spending
+from timebank.tenants.wellbeing import routes as wellbeing
 from timebank.worker import routes as jobs
 
 API: tuple[ApiBlueprint, ...] = (
@@ -61,6 +63,8 @@ API: tuple[ApiBlueprint, ...] = (
     member_imports.blp,
     jobs.blp,
     billing.api_blp,
+    reports.blp,
+    wellbeing.blp,
 )
 
 # The coordinator's pages are one blueprint (``manage``) whose routes live in

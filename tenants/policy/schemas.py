@@ -98,6 +98,18 @@ class ListingsPolicy(Strict):
     brokered = StrictBoolean(required=True)
 
 
+WELLBEING_SCALES = ("none", "ons4", "swemwbs")
+WELLBEING_DEFAULTS: dict[str, Any] = {"scale": "none", "every_months": 6}
+
+
+class WellbeingPolicy(Strict):
+    """The wellbeing scale members are asked (``none``: not asked), at joining and then
+    every ``every_months`` months."""
+
+    scale = fields.String(required=True, validate=validate.OneOf(WELLBEING_SCALES))
+    every_months = fields.Integer(strict=True, required=True, validate=validate.Range(1, 60))
+
+
 class PolicySchema(Strict):
     version = fields.Integer(dump_only=True)
     peer_transfers = fields.Nested(PeerTransfersPolicy, required=True)
@@ -109,6 +121,7 @@ class PolicySchema(Strict):
     privacy = fields.Nested(PrivacyPolicy, required=True)
     # Added in wave 2: a document without it reads as the defaults.
     listings = fields.Nested(ListingsPolicy, load_default=lambda: dict(LISTINGS_DEFAULTS))
+    wellbeing = fields.Nested(WellbeingPolicy, load_default=lambda: dict(WELLBEING_DEFAULTS))
 
     @pre_load
     def _drop_read_only(self, data: Any, **kwargs: Any) -> Any:

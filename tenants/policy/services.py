@@ -17,7 +17,11 @@ from timebank.platform.api.errors import NotFound
 from timebank.platform.db import atomic, db
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.policy.models import PolicyVersion
-from timebank.tenants.policy.schemas import LISTINGS_DEFAULTS, validate_policy
+from timebank.tenants.policy.schemas import (
+    LISTINGS_DEFAULTS,
+    WELLBEING_DEFAULTS,
+    validate_policy,
+)
 
 
 def _cache() -> dict[tuple[int, int], dict[str, Any]]:
@@ -39,6 +43,7 @@ def policy_document(scheme: Scheme, version: int | None = None) -> dict[str, Any
         cached = {"version": row.version, **row.document}
         # Sections added after a version was written read as their defaults.
         cached.setdefault("listings", dict(LISTINGS_DEFAULTS))
+        cached.setdefault("wellbeing", dict(WELLBEING_DEFAULTS))
         cache[key] = cached
     return copy.deepcopy(cached)
 

@@ -1,4 +1,5 @@
-"""Report jobs (RQ ``reports`` queue): monthly member statements as HTML files.
+"""Report jobs (RQ ``reports`` queue): monthly member statements as HTML files, and the
+daily summaries of the impact reports (:mod:`.summaries`).
 
 A statement is written to ``<statements dir>/<scheme id>/<YYYY-MM>/
 member-<id>.html`` (replaced atomically, so a re-run rewrites the same file).
@@ -18,6 +19,7 @@ from timebank.platform.db import db
 from timebank.platform.jobs import job
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.memberships.models import Member
+from timebank.tenants.reports import impact
 from timebank.tenants.reports.statements import build_statement, render_statement_html
 
 log = logging.getLogger(__name__)
@@ -74,3 +76,16 @@ def monthly_statements(scheme_id: int, month: str) -> int:
         db.session.rollback()
     log.info("statements for %s %s: %d members", scheme.slug, month, len(member_ids))
     return len(member_ids)
+
+
+@job
+def summarise_reports(scheme_id: int, rebuild: bool = False) -> int:
+    """Bring the scheme's report summaries up to yesterday (local); days summarised."""
+    scheme = db.session.get(Scheme, scheme_id)
+    if scheme is None:
+        return 0
+    with tenancy.scheme_context(scheme.id):
+        days = impact.summarise_scheme(scheme, rebuild=rebuild)
+        db.session.commit()
+    log.info("report summaries for %s: %d days", scheme.slug, days)
+    return days

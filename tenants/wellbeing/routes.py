@@ -9,7 +9,7 @@ from timebank.platform.api.pagination import keyset_page, page
 from timebank.tenants.access import readable_member, scheme_access
 from timebank.tenants.wellbeing import services
 from timebank.tenants.wellbeing.models import SurveyResponse
-from timebank.tenants.wellbeing.schemas import ResponseIn, ResponseOut, ResponsePage, ResponseQuery
+from timebank.tenants.wellbeing.schemas import SurveyResponseIn, SurveyResponseOut, ResponsePage, SurveyResponseQuery
 
 blp = Blueprint(
     "wellbeing",
@@ -21,8 +21,8 @@ blp = Blueprint(
 
 
 @blp.route("/surveys/responses", methods=["POST"])
-@blp.arguments(ResponseIn)
-@blp.response(201, ResponseOut)
+@blp.arguments(SurveyResponseIn)
+@blp.response(201, SurveyResponseOut)
 def respond(body: dict[str, Any], slug: str) -> SurveyResponse:
     """Answers to the scheme's scale: the caller's own, or (coordinators) ``member_id``'s."""
     access = scheme_access(slug, write=True)
@@ -39,7 +39,7 @@ def respond(body: dict[str, Any], slug: str) -> SurveyResponse:
 
 
 @blp.route("/surveys/responses")
-@blp.arguments(ResponseQuery, location="query")
+@blp.arguments(SurveyResponseQuery, location="query")
 @blp.response(200, ResponsePage)
 def responses(args: dict[str, Any], slug: str) -> dict[str, Any]:
     """A member's own responses; a coordinator's: everyone's, or ``?member_id=``'s."""

@@ -8,7 +8,7 @@ from timebank.platform.api.pagination import page_schema
 from timebank.platform.api.schemas import MemberPageQuery, Strict, StrictBoolean, object_id
 
 
-class ResponseIn(Strict):
+class SurveyResponseIn(Strict):
     # Checked by the service against the published scale (422 on ``answers``), so that a
     # wrong count or an answer out of range gets the scale's own words.
     scale = fields.String(required=True)
@@ -17,7 +17,7 @@ class ResponseIn(Strict):
     member_id = object_id(load_default=None)
 
 
-class ResponseOut(Schema):
+class SurveyResponseOut(Schema):
     id = fields.Integer()
     member_id = fields.Integer()
     scale = fields.String()
@@ -27,10 +27,10 @@ class ResponseOut(Schema):
     taken_on = fields.Date()
 
 
-ResponsePage = page_schema(ResponseOut, "SurveyResponsePage")
+ResponsePage = page_schema(SurveyResponseOut, "SurveyResponsePage")
 
 
-class ResponseQuery(MemberPageQuery):
+class SurveyResponseQuery(MemberPageQuery):
     pass
 
 

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, delete, func, select
 
-from timebank.platform.db import db
+from timebank.platform.db import db, next_ids
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.earning.models import Award, Claim
 from timebank.tenants.ledger.models import (
@@ -245,6 +245,22 @@ def first_day(scheme: Scheme) -> date | None:
     return first.astimezone(ZoneInfo(scheme.timezone)).date()
 
 
+def kinds(start: datetime, end: datetime) -> Iterable[tuple[str, tuple[int, int]]]:
+    return kind_totals(start, end).items()
+
+
+def _insert(
+    model: type[ReportDay | ReportMemberDay | ReportActivityDay], rows: list[dict[str, object]]
+) -> None:
+    """Bulk insert with ids allocated up front (SQLite has no identity on a composite key)."""
+    if not rows:
+        return
+    table = model.__tablename__
+    for row, row_id in zip(rows, next_ids(db.session, table, len(rows)), strict=True):
+        row["id"] = row_id
+    db.session.execute(model.__table__.insert(), rows)
+
+
 def summarise_days(scheme: Scheme, days: Iterable[date]) -> int:
     """Replace the stored rows of each day with what the ledger says now; how many days."""
     count = 0
@@ -252,39 +268,28 @@ def summarise_days(scheme: Scheme, days: Iterable[date]) -> int:
         start, end = day_start(scheme, day), day_start(scheme, day + timedelta(days=1))
         for model in (ReportDay, ReportMemberDay, ReportActivityDay):
             db.session.execute(delete(model).where(model.day == day))
-        kinds = kind_totals(start, end)
-        flags = member_flags(start, end)
-        activities = activity_minutes(start, end)
-        rows = [
-            *(
-                {"scheme_id": scheme.id, "day": day, "kind": k, "minutes": m, "transactions": c}
-                for k, (m, c) in kinds.items()
-            ),
-        ]
-        if rows:
-            db.session.execute(ReportDay.__table__.insert(), rows)
-        if flags:
-            db.session.execute(
-                ReportMemberDay.__table__.insert(),
-                [
-                    {
-                        "scheme_id": scheme.id,
-                        "day": day,
-                        "member_id": member_id,
-                        "helped": helped,
-                        "helping": helping,
-                    }
-                    for member_id, (helped, helping) in flags.items()
-                ],
-            )
-        if activities:
-            db.session.execute(
-                ReportActivityDay.__table__.insert(),
-                [
-                    {"scheme_id": scheme.id, "day": day, "activity_id": a, "minutes": m}
-                    for a, m in activities.items()
-                ],
-            )
+        base = {"scheme_id": scheme.id, "day": day}
+        _insert(
+            ReportDay,
+            [
+                base | {"kind": k, "minutes": m, "transactions": c}
+                for k, (m, c) in kinds(start, end)
+            ],
+        )
+        _insert(
+            ReportMemberDay,
+            [
+                base | {"member_id": member_id, "helped": helped, "helping": helping}
+                for member_id, (helped, helping) in member_flags(start, end).items()
+            ],
+        )
+        _insert(
+            ReportActivityDay,
+            [
+                base | {"activity_id": a, "minutes": m}
+                for a, m in activity_minutes(start, end).items()
+            ],
+        )
         count += 1
     return count
 

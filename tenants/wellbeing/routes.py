@@ -9,7 +9,12 @@ from timebank.platform.api.pagination import keyset_page, page
 from timebank.tenants.access import readable_member, scheme_access
 from timebank.tenants.wellbeing import services
 from timebank.tenants.wellbeing.models import SurveyResponse
-from timebank.tenants.wellbeing.schemas import SurveyResponseIn, SurveyResponseOut, ResponsePage, SurveyResponseQuery
+from timebank.tenants.wellbeing.schemas import (
+    ResponsePage,
+    SurveyResponseIn,
+    SurveyResponseOut,
+    SurveyResponseQuery,
+)
 
 blp = Blueprint(
     "wellbeing",

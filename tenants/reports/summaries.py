@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, delete, func, select
 
-from timebank.platform.db import db, next_ids
+from timebank.platform.db import db, next_ids, utcnow
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.earning.models import Award, Claim
 from timebank.tenants.ledger.models import (
@@ -69,7 +69,7 @@ class Figures:
 
 
 def local_today(scheme: Scheme, now: datetime | None = None) -> date:
-    return (now or datetime.now(UTC)).astimezone(ZoneInfo(scheme.timezone)).date()
+    return (now or utcnow()).astimezone(ZoneInfo(scheme.timezone)).date()
 
 
 def day_start(scheme: Scheme, day: date) -> datetime:

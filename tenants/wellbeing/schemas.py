@@ -12,7 +12,7 @@ class SurveyResponseIn(Strict):
     # Checked by the service against the published scale (422 on ``answers``), so that a
     # wrong count or an answer out of range gets the scale's own words.
     scale = fields.String(required=True)
-    answers = fields.List(fields.Raw(), required=True)
+    answers = fields.List(fields.Raw(allow_none=True), required=True)
     consent_to_report = StrictBoolean(load_default=False)
     member_id = object_id(load_default=None)
 

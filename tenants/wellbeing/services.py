@@ -9,7 +9,7 @@ aggregates (means and shares), never one person's answers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,7 @@ from sqlalchemy import Select, select
 
 from timebank.platform import audit
 from timebank.platform.api.errors import FieldError, Forbidden
-from timebank.platform.db import atomic, db
+from timebank.platform.db import atomic, db, utcnow
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.access import get_member
 from timebank.tenants.memberships.models import Member
@@ -27,7 +27,7 @@ from timebank.tenants.wellbeing.models import SurveyResponse
 
 
 def local_today(scheme: Scheme) -> date:
-    return datetime.now(UTC).astimezone(ZoneInfo(scheme.timezone)).date()
+    return utcnow().astimezone(ZoneInfo(scheme.timezone)).date()
 
 
 def settings(scheme: Scheme) -> dict[str, Any]:

@@ -256,7 +256,7 @@ def _insert(
     if not rows:
         return
     table = model.__tablename__
-    for row, row_id in zip(rows, next_ids(db.session, table, len(rows)), strict=True):
+    for row, row_id in zip(rows, next_ids(db.session(), table, len(rows)), strict=True):
         row["id"] = row_id
     db.session.execute(model.__table__.insert(), rows)
 

@@ -26,6 +26,7 @@ from timebank.platform.schemes import routes as schemes
 from timebank.platform.web import routes as web
 from timebank.platform.web.pages import (
     account,
+    impact,
     listing_responses,
     listings,
     manage,
@@ -36,6 +37,7 @@ from timebank.platform.web.pages import (
     operator,
     organisation,
 )
+from timebank.platform.web.pages import wellbeing as wellbeing_pages
 from timebank.tenants.access import scheme_access
 from timebank.tenants.earning import routes as earning
 from timebank.tenants.ledger import routes as ledger
@@ -79,6 +81,8 @@ PAGES: tuple[FlaskBlueprint, ...] = (
     member.bp,
     listings.bp,
     manage.bp,
+    impact.bp,
+    wellbeing_pages.bp,
     organisation.bp,
     operator.bp,
     billing.bp,

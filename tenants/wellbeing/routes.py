@@ -17,7 +17,7 @@ from timebank.tenants.wellbeing.schemas import (
 )
 
 blp = Blueprint(
-    "wellbeing",
+    "surveys",
     __name__,
     url_prefix="/api/v1/schemes/<slug>",
     description="Wellbeing surveys",

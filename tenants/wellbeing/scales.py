@@ -153,7 +153,7 @@ def check_answers(scale_name: str, answers: Any) -> list[int]:
     if scale is None:
         raise FieldError("scale", f"Must be one of: {', '.join(SCALES)}.")
     expected = len(scale.questions)
-    if not isinstance(answers, list) or len(answers) != expected:
+    if not isinstance(answers, list) or len(answers) != expected or None in answers:
         raise FieldError("answers", f"Answer all {expected} questions.")
     for answer in answers:
         if isinstance(answer, bool) or not isinstance(answer, int):

@@ -26,6 +26,7 @@ from timebank.tenants.ledger import services as ledger
 from timebank.tenants.marketplace.exchanges import given_received
 from timebank.tenants.spending import gifts, goals, leaving
 from timebank.tenants.spending import services as spending
+from timebank.tenants.wellbeing import services as surveys
 
 bp = scheme_blueprint("member")
 
@@ -45,6 +46,7 @@ def overview(slug: str) -> Any:
         my_claims=reads.claims(member_id=access.member.id, limit=5),
         exchanges=given_received(access.member.id),
         goal=goals.goal_of(access.member.id),
+        wellbeing_due=surveys.is_due(access.scheme, access.member.id),
         pending_count=len(reads.claims(status="pending", limit=100))
         if access.is_coordinator
         else 0,

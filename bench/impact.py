@@ -87,7 +87,7 @@ def seed(owner_url: str, scheme: BenchScheme, postings: int) -> dict[str, Any]:
                    15 + (n %% 8) * 15 AS amount,
                    now() - make_interval(secs => 365 * 86400.0 * (%(count)s - n) / %(count)s)
                      AS created
-              FROM generate_series(0, %(count)s - 1) n,
+              FROM generate_series(0::bigint, %(count)s - 1) n,
                    (SELECT %(accounts)s::bigint[] AS acc, %(m)s::bigint AS m) p
             """,
             {

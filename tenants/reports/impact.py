@@ -71,7 +71,10 @@ def _add_months(day: date, months: int) -> date:
 
 
 def launch_day(scheme: Scheme) -> date:
-    return scheme.created_at.astimezone(summaries.ZoneInfo(scheme.timezone)).date()
+    """The scheme's creation day, or its first transaction's if earlier (an imported history)."""
+    created = scheme.created_at.astimezone(summaries.ZoneInfo(scheme.timezone)).date()
+    first = summaries.first_day(scheme)
+    return min(created, first) if first else created
 
 
 def preset_period(scheme: Scheme, preset: str, today: date | None = None) -> tuple[date, date]:

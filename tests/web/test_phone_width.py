@@ -68,6 +68,11 @@ def test_every_page_fits_a_phone(
     ):
         visit(anonymous, live_server, path, name, too_wide)
 
+    api = world.api(b.coordinator)  # a wellbeing scale on, so its form shows
+    document = api.get(f"/api/v1/schemes/{b.slug}/policy").get_json()
+    document["wellbeing"] = {"scale": "ons4", "every_months": 6}
+    assert api.put(f"/api/v1/schemes/{b.slug}/policy", document).status_code == 200
+
     member = browser_context(viewport=PHONE).new_page()
     log_in(member, live_server, b.members[0].email, PASSWORD)
     base = f"/s/{b.slug}"
@@ -86,6 +91,7 @@ def test_every_page_fits_a_phone(
         (f"{base}/listings/{objects.listing}", "listing"),
         (f"{base}/listings/{objects.listing}/edit", "listing-edit"),
         (f"{base}/responses/{objects.response}", "conversation"),
+        (f"{base}/wellbeing/", "wellbeing"),
     ):
         visit(member, live_server, path, name, too_wide)
 
@@ -110,6 +116,9 @@ def test_every_page_fits_a_phone(
         (f"{manage}/partners", "partners"),
         (f"{manage}/listings", "manage-listings"),
         (f"{base}/billing", "billing"),
+        (f"{manage}/impact/?preset=year", "impact-report"),
+        (f"{manage}/impact/pack?preset=year", "funder-pack"),
+        (f"{base}/wellbeing/member/{objects.member}", "wellbeing-member"),
     ):
         visit(coordinator, live_server, path, name, too_wide)
 
@@ -118,6 +127,7 @@ def test_every_page_fits_a_phone(
     visit(console, live_server, "/operator/", "operator-console", too_wide)
     visit(console, live_server, "/operator/billing", "operator-billing", too_wide)
     visit(console, live_server, "/operator/jobs", "operator-jobs", too_wide)
+    visit(console, live_server, "/operator/impact", "operator-impact", too_wide)
     visit(console, live_server, f"/operator/schemes/{b.slug}", "operator-scheme", too_wide)
     visit(console, live_server, "/operator/", "operator-console", too_wide)
     # Every Suspend button lies inside the phone's width: no scrolling sideways to reach it.

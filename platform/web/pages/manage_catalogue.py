@@ -27,6 +27,7 @@ from timebank.tenants.earning import services as earning
 from timebank.tenants.earning.schemas import ActivityIn, ActivityPatch
 from timebank.tenants.ledger.posting import format_minutes
 from timebank.tenants.policy import services as policies
+from timebank.tenants.policy.schemas import WELLBEING_DEFAULTS
 from timebank.tenants.spending import services as spending
 from timebank.tenants.spending.schemas import RewardCreate, RewardPatch
 
@@ -230,6 +231,8 @@ POLICY_FIELDS = {
     "expiry.after_days": "expiry_days",
     "exchange.enabled": "exchange_enabled",
     "privacy.member_directory": "directory",
+    "wellbeing.scale": "wellbeing_scale",
+    "wellbeing.every_months": "wellbeing_every",
 }
 
 CHANGE_WORDS = {
@@ -333,6 +336,8 @@ def policy_form(document: dict[str, Any]) -> Form:
             "expiry_days": str(document["expiry"]["after_days"]) if document["expiry"] else "",
             "exchange_enabled": "yes" if document["exchange"]["enabled"] else "",
             "directory": document["privacy"]["member_directory"],
+            "wellbeing_scale": document["wellbeing"]["scale"],
+            "wellbeing_every": str(document["wellbeing"]["every_months"]),
         }
     )
 
@@ -364,6 +369,11 @@ def policy_document(form: Form) -> dict[str, Any]:
         else {"after_days": read_int(form, "expiry_days", high=36500)},
         "exchange": {"enabled": form.get("exchange_enabled") == "yes"},
         "privacy": {"member_directory": form.get("directory")},
+        "wellbeing": {
+            "scale": form.get("wellbeing_scale") or "none",
+            "every_months": read_int(form, "wellbeing_every", required=False, low=1, high=60)
+            or WELLBEING_DEFAULTS["every_months"],
+        },
     }
     form.check()
     return document

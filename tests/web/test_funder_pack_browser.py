@@ -38,7 +38,7 @@ def test_the_funder_pack_of_each_demo_scheme_has_its_charts(
         assert response is not None and response.status == 200
         name = page.locator(".pack-brand").inner_text()
         assert name and name in page.title()
-        for chart in ("people-chart", "hours-chart", "retention-chart"):
+        for chart in ("people-chart", "hours-chart", "retention-chart", "wellbeing-chart"):
             bars = page.locator(f"figure[aria-labelledby='{chart}-title'] svg rect")
             heights = [float(bars.nth(i).get_attribute("height") or 0) for i in range(bars.count())]
             assert any(height > 0 for height in heights), (slug, chart)

@@ -1,9 +1,10 @@
 """Impact reports and wellbeing surveys.
 
-The report summary tables (``report_days``, ``report_member_days``,
+The report summary tables (``report_days``, ``report_member_months``,
 ``report_activity_days``, ``report_progress``: see tenants/reports/models.py),
-the wellbeing answers (``survey_responses``), and an index on
-``transactions (scheme_id, created_at)`` for reading a period's transactions.
+the wellbeing answers (``survey_responses``), and indexes on
+``transactions (scheme_id, created_at)`` and ``claims (scheme_id,
+transaction_id)`` for reading a period's transactions and their claims.
 Tenant tables as usual (``scheme_id`` leads every key), with row-level
 security on PostgreSQL like 0002.
 
@@ -25,7 +26,7 @@ RLS_CONDITION = (
 )
 TABLES = (
     "report_days",
-    "report_member_days",
+    "report_member_months",
     "report_activity_days",
     "report_progress",
     "survey_responses",
@@ -54,16 +55,17 @@ def upgrade():
     sa.PrimaryKeyConstraint('scheme_id', 'id', name=op.f('pk_report_days')),
     sa.UniqueConstraint('scheme_id', 'day', 'kind', name=op.f('uq_report_days_scheme_id_day_kind'))
     )
-    op.create_table('report_member_days',
+    op.create_table('report_member_months',
     sa.Column('scheme_id', sa.BigInteger(), nullable=False),
     sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
-    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('month', sa.Date(), nullable=False),
     sa.Column('member_id', sa.BigInteger(), nullable=False),
-    sa.Column('helped', sa.Boolean(), nullable=False),
-    sa.Column('helping', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['scheme_id'], ['schemes.id'], name=op.f('fk_report_member_days_scheme_id_schemes')),
-    sa.PrimaryKeyConstraint('scheme_id', 'id', name=op.f('pk_report_member_days')),
-    sa.UniqueConstraint('scheme_id', 'day', 'member_id', name=op.f('uq_report_member_days_scheme_id_day_member_id'))
+    sa.Column('active_days', sa.BigInteger(), nullable=False),
+    sa.Column('helped_days', sa.BigInteger(), nullable=False),
+    sa.Column('helping_days', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['scheme_id'], ['schemes.id'], name=op.f('fk_report_member_months_scheme_id_schemes')),
+    sa.PrimaryKeyConstraint('scheme_id', 'id', name=op.f('pk_report_member_months')),
+    sa.UniqueConstraint('scheme_id', 'month', 'member_id', name=op.f('uq_report_member_months_scheme_id_month_member_id'))
     )
     op.create_table('report_progress',
     sa.Column('scheme_id', sa.BigInteger(), nullable=False),
@@ -97,6 +99,7 @@ def upgrade():
 
     # Not in batch mode: on SQLite that could rebuild the table and lose its triggers.
     op.create_index('ix_transactions_created', 'transactions', ['scheme_id', 'created_at'], unique=False)
+    op.create_index('ix_claims_transaction', 'claims', ['scheme_id', 'transaction_id'], unique=False)
     if op.get_bind().dialect.name == "postgresql":
         for table in TABLES:
             op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
@@ -109,6 +112,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index('ix_claims_transaction', table_name='claims')
     op.drop_index('ix_transactions_created', table_name='transactions')
 
     with op.batch_alter_table('survey_responses', schema=None) as batch_op:
@@ -116,6 +120,6 @@ def downgrade():
 
     op.drop_table('survey_responses')
     op.drop_table('report_progress')
-    op.drop_table('report_member_days')
+    op.drop_table('report_member_months')
     op.drop_table('report_days')
     op.drop_table('report_activity_days')

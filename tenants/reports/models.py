@@ -1,10 +1,10 @@
 """Summary tables of the impact reports, kept by the daily job in :mod:`.summaries`.
 
-One row per scheme and local day (and kind, member or activity), so that a
-report over any period of days reads a few thousand rows instead of every
-posting. Distinct people are never summed across days: a member active on a
-day has one ``report_member_days`` row for it, so "members active between two
-dates" is an exact ``COUNT(DISTINCT member_id)`` over those rows.
+One row per scheme and local day and kind or activity, and per member and
+month, so that a report over any period of days reads a few thousand rows
+instead of every posting. Distinct people are never summed across days: a
+member has one ``report_member_months`` row per month with the days they took
+part as bits, so "members active between two dates" is exact.
 
 ``report_progress`` says up to which local day a scheme is summarised; the
 days after it are computed live from the ledger. No foreign keys to members
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from timebank.platform.db import TenantScoped, db, utcnow_column
@@ -35,18 +35,22 @@ class ReportDay(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
     __table_args__ = (UniqueConstraint("scheme_id", "day", "kind"),)
 
 
-class ReportMemberDay(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
-    """A member whose account moved on a local day; ``helped``: paid a member for help
-    (payer of a transfer); ``helping``: was paid by one, or credited by an ``earn``."""
+class ReportMemberMonth(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
+    """A member's days in one calendar month (``month``: its first day), as bit masks: bit
+    ``d - 1`` is set for day ``d``. ``active_days``: their account moved; ``helped_days``:
+    they paid a member (payer of a transfer); ``helping_days``: a transfer paid them or an
+    ``earn`` credited them. Exact distinct counts over any days: a member counts when a
+    mask has a bit of the period's days (one row per member and month, never per day)."""
 
-    __tablename__ = "report_member_days"
+    __tablename__ = "report_member_months"
 
-    day: Mapped[date] = mapped_column(Date)
+    month: Mapped[date] = mapped_column(Date)
     member_id: Mapped[int] = mapped_column(BigInteger)
-    helped: Mapped[bool] = mapped_column(Boolean)
-    helping: Mapped[bool] = mapped_column(Boolean)
+    active_days: Mapped[int] = mapped_column(BigInteger)
+    helped_days: Mapped[int] = mapped_column(BigInteger)
+    helping_days: Mapped[int] = mapped_column(BigInteger)
 
-    __table_args__ = (UniqueConstraint("scheme_id", "day", "member_id"),)
+    __table_args__ = (UniqueConstraint("scheme_id", "month", "member_id"),)
 
 
 class ReportActivityDay(TenantScoped, db.Model):  # type: ignore[name-defined,misc]

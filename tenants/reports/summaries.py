@@ -38,7 +38,7 @@ from timebank.tenants.ledger.models import (
 from timebank.tenants.reports.models import (
     ReportActivityDay,
     ReportDay,
-    ReportMemberDay,
+    ReportMemberMonth,
     ReportProgress,
 )
 
@@ -166,20 +166,14 @@ def stored_figures(first: date, last: date) -> Figures:
         .group_by(ReportDay.kind)
     ).all():
         figures.kinds[kind] = (int(minutes or 0), int(count or 0))
-    for member_id, helped, helping in db.session.execute(
-        select(
-            ReportMemberDay.member_id,
-            func.max(case((ReportMemberDay.helped, 1), else_=0)),
-            func.max(case((ReportMemberDay.helping, 1), else_=0)),
-        )
-        .where(ReportMemberDay.day >= first, ReportMemberDay.day <= last)
-        .group_by(ReportMemberDay.member_id)
-    ).all():
-        figures.active.add(int(member_id))
-        if helped:
-            figures.helped.add(int(member_id))
-        if helping:
-            figures.helping.add(int(member_id))
+    for member_id, month, active, helped, helping in _member_months(first, last):
+        mask = days_mask(month, first, last)
+        if active & mask:
+            figures.active.add(member_id)
+        if helped & mask:
+            figures.helped.add(member_id)
+        if helping & mask:
+            figures.helping.add(member_id)
     for activity_id, minutes in db.session.execute(
         select(ReportActivityDay.activity_id, func.sum(ReportActivityDay.minutes))
         .where(ReportActivityDay.day >= first, ReportActivityDay.day <= last)
@@ -205,28 +199,60 @@ def period_figures(scheme: Scheme, first: date, last: date) -> Figures:
     return figures
 
 
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def days_mask(month: date, first: date, last: date) -> int:
+    """The bits of the days of ``month`` that lie in ``first``…``last``."""
+    next_month = (month + timedelta(days=32)).replace(day=1)
+    start, end = max(first, month), min(last, next_month - timedelta(days=1))
+    if end < start:
+        return 0
+    return ((1 << end.day) - 1) ^ ((1 << (start.day - 1)) - 1)
+
+
+def _member_months(first: date, last: date) -> list[tuple[int, date, int, int, int]]:
+    """The stored member rows of the months ``first``…``last`` touch."""
+    return [
+        (int(row[0]), row[1], int(row[2]), int(row[3]), int(row[4]))
+        for row in db.session.execute(
+            select(
+                ReportMemberMonth.member_id,
+                ReportMemberMonth.month,
+                ReportMemberMonth.active_days,
+                ReportMemberMonth.helped_days,
+                ReportMemberMonth.helping_days,
+            ).where(
+                ReportMemberMonth.month >= month_of(first),
+                ReportMemberMonth.month <= month_of(last),
+            )
+        ).all()
+    ]
+
+
 def active_by_month(scheme: Scheme, months: list[tuple[date, date]]) -> list[set[int]]:
-    """The members active in each (first day, last day) month, in one query over stored days."""
+    """The members active in each (first day, last day) month: stored days in one query,
+    then the days not summarised yet live."""
     through = summarised_through()
     sets: list[set[int]] = [set() for _ in months]
     if not months:
         return sets
+    position = {first: index for index, (first, _last) in enumerate(months)}
     if through is not None and months[0][0] <= through:
-        index = case(
-            *[(ReportMemberDay.day <= last, position) for position, (_, last) in enumerate(months)],
-            else_=len(months),
-        )
-        for member_id, position in db.session.execute(
-            select(ReportMemberDay.member_id, index)
-            .where(ReportMemberDay.day >= months[0][0], ReportMemberDay.day <= through)
-            .group_by(ReportMemberDay.member_id, index)
-        ).all():
-            if int(position) < len(months):
-                sets[int(position)].add(int(member_id))
-    for position, (first, last) in enumerate(months):
+        stored_last = min(months[-1][1], through)
+        for member_id, month, active, _helped, _helping in _member_months(
+            months[0][0], stored_last
+        ):
+            index = position.get(month)
+            if index is not None and active & days_mask(
+                month, month, min(months[index][1], through)
+            ):
+                sets[index].add(member_id)
+    for index, (first, last) in enumerate(months):
         live_first = first if through is None else max(first, through + timedelta(days=1))
         if live_first <= last:
-            sets[position] |= set(
+            sets[index] |= set(
                 member_flags(
                     day_start(scheme, live_first), day_start(scheme, last + timedelta(days=1))
                 )
@@ -250,7 +276,7 @@ def kinds(start: datetime, end: datetime) -> Iterable[tuple[str, tuple[int, int]
 
 
 def _insert(
-    model: type[ReportDay | ReportMemberDay | ReportActivityDay], rows: list[dict[str, object]]
+    model: type[ReportDay | ReportMemberMonth | ReportActivityDay], rows: list[dict[str, object]]
 ) -> None:
     """Bulk insert with ids allocated up front (SQLite has no identity on a composite key)."""
     if not rows:
@@ -262,11 +288,11 @@ def _insert(
 
 
 def summarise_days(scheme: Scheme, days: Iterable[date]) -> int:
-    """Replace the stored rows of each day with what the ledger says now; how many days."""
-    count = 0
+    """Replace the stored figures of each day with what the ledger says now; how many days."""
+    by_month: dict[date, dict[date, dict[int, tuple[bool, bool]]]] = {}
     for day in days:
         start, end = day_start(scheme, day), day_start(scheme, day + timedelta(days=1))
-        for model in (ReportDay, ReportMemberDay, ReportActivityDay):
+        for model in (ReportDay, ReportActivityDay):
             db.session.execute(delete(model).where(model.day == day))
         base = {"scheme_id": scheme.id, "day": day}
         _insert(
@@ -277,21 +303,51 @@ def summarise_days(scheme: Scheme, days: Iterable[date]) -> int:
             ],
         )
         _insert(
-            ReportMemberDay,
-            [
-                base | {"member_id": member_id, "helped": helped, "helping": helping}
-                for member_id, (helped, helping) in member_flags(start, end).items()
-            ],
-        )
-        _insert(
             ReportActivityDay,
             [
                 base | {"activity_id": a, "minutes": m}
                 for a, m in activity_minutes(start, end).items()
             ],
         )
-        count += 1
-    return count
+        by_month.setdefault(month_of(day), {})[day] = member_flags(start, end)
+    for month, flags_by_day in by_month.items():
+        _replace_member_days(scheme, month, flags_by_day)
+    return sum(len(flags) for flags in by_month.values())
+
+
+def _replace_member_days(
+    scheme: Scheme, month: date, flags_by_day: dict[date, dict[int, tuple[bool, bool]]]
+) -> None:
+    """Rewrite one month's member rows: the given days' bits replaced, the others kept."""
+    redone = 0
+    for day in flags_by_day:
+        redone |= 1 << (day.day - 1)
+    masks: dict[int, list[int]] = {}
+    for member_id, _month, active, helped, helping in _member_months(month, month):
+        masks[member_id] = [active & ~redone, helped & ~redone, helping & ~redone]
+    for day, flags in flags_by_day.items():
+        bit = 1 << (day.day - 1)
+        for member_id, (helped, helping) in flags.items():
+            row = masks.setdefault(member_id, [0, 0, 0])
+            row[0] |= bit
+            row[1] |= bit if helped else 0
+            row[2] |= bit if helping else 0
+    db.session.execute(delete(ReportMemberMonth).where(ReportMemberMonth.month == month))
+    _insert(
+        ReportMemberMonth,
+        [
+            {
+                "scheme_id": scheme.id,
+                "month": month,
+                "member_id": member_id,
+                "active_days": active,
+                "helped_days": helped,
+                "helping_days": helping,
+            }
+            for member_id, (active, helped, helping) in sorted(masks.items())
+            if active
+        ],
+    )
 
 
 def summarise(scheme: Scheme, *, through: date | None = None, rebuild: bool = False) -> int:
@@ -304,7 +360,7 @@ def summarise(scheme: Scheme, *, through: date | None = None, rebuild: bool = Fa
     if progress is not None and not rebuild:
         start = progress.summarised_through + timedelta(days=1 - OVERLAP_DAYS)
     if rebuild:
-        for model in (ReportDay, ReportMemberDay, ReportActivityDay):
+        for model in (ReportDay, ReportMemberMonth, ReportActivityDay):
             db.session.execute(delete(model))
     days = 0
     if start is not None and start <= last:

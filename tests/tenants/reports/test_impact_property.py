@@ -104,7 +104,11 @@ def summarise(app: Flask, scheme_id: int, through: date | None) -> None:
         scheme = db.session.get(Scheme, scheme_id)
         assert scheme is not None
         if through is None:
-            for model in summaries.ReportDay, summaries.ReportMemberDay:
+            for model in (
+                summaries.ReportDay,
+                summaries.ReportMemberMonth,
+                summaries.ReportActivityDay,
+            ):
                 db.session.execute(delete(model))
             db.session.execute(delete(ReportProgress))
         else:

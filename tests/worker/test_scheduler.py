@@ -32,6 +32,7 @@ def test_due_work_follows_the_scheme_time_zone() -> None:
         "listings-expiry:1:2025-03-10",
         "listings-notices:1:2025-03-10",
         "listings-digest:1:2025-W11",
+        "report-summaries:1:2025-03-10",
     }
     auckland = due_for_scheme(2, "Pacific/Auckland", NOW)
     assert "expiry:2:2025-03-11" in markers(auckland)
@@ -92,7 +93,7 @@ def test_tick_enqueues_each_run_once_even_with_two_schedulers(
             "purge-idempotency:2025-03-10T11",
             "purge-outbox:2025-03-10T11",
         } <= enqueued
-        assert len(enqueued) == 3 * 7 + 3
+        assert len(enqueued) == 3 * 8 + 3
         jobs = [job for name in QUEUES for job in get_queue(name).get_jobs()]
         assert len(jobs) == len(enqueued)
         assert (

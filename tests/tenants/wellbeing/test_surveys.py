@@ -216,3 +216,38 @@ def test_change_from_first_to_latest_counts_consenting_members_with_two(
     # The other scheme's report knows nothing of these.
     other = world.api(world.b.coordinator).get(url(world.b.slug, "reports/wellbeing")).get_json()
     assert other["members"] == 0
+
+
+def test_asked_at_joining_then_every_n_months_and_a_skip_counts(app: Flask, world: World) -> None:
+    from datetime import UTC, datetime
+
+    from timebank.platform import tenancy
+    from timebank.platform.db import db
+    from timebank.platform.schemes.models import Scheme
+    from timebank.tenants.wellbeing import services
+
+    switch_on(world, "ons4")  # every 6 months
+    ann = world.a.members[0]
+    ann_id = ann.member_ids[world.a.slug]
+
+    def due(day: str) -> bool:
+        with app.app_context(), tenancy.scheme_context(world.a.id):
+            scheme = db.session.get(Scheme, world.a.id)
+            assert scheme is not None
+            return services.is_due(scheme, ann_id, date.fromisoformat(day))
+
+    assert due("2026-01-01")  # never asked: at joining
+    with clock_at(datetime(2026, 1, 31, 12, tzinfo=UTC)):
+        assert answer(world, ann, {"scale": "ons4", "answers": [5, 5, 5, 5]}).status_code == 201
+    assert not due("2026-07-30") and due("2026-07-31")  # 31 Jan + 6 months (end of July)
+    with app.app_context(), tenancy.scheme_context(world.a.id):
+        scheme = db.session.get(Scheme, world.a.id)
+        member = db.session.get(services.Member, (world.a.id, ann_id))
+        assert scheme is not None and member is not None
+        with clock_at(datetime(2026, 8, 1, 12, tzinfo=UTC)):
+            services.skip(scheme, member, actor_user_id=ann.user_id)
+        db.session.commit()
+    assert not due("2027-01-31") and due("2027-02-01")  # a skip waits as an answer does
+    # A skip is not an answer: nothing of it in the list.
+    items = world.api(ann).get(url(world.a.slug, "surveys/responses")).get_json()["items"]
+    assert len(items) == 1

@@ -129,7 +129,13 @@ def check_period(first: date, last: date) -> None:
 def scheme_report(scheme: Scheme, first: date, last: date, *, retention: bool = True) -> Report:
     """A scheme's figures for the local days ``first``…``last``. In its scheme context."""
     check_period(first, last)
-    figures = summaries.period_figures(scheme, first, last)
+    # The stored member months of the period and of the retention months, read once.
+    start = min(first, retention_start(last)) if retention else first
+    through = summaries.summarised_through()
+    rows = None
+    if through is not None and start <= through:
+        rows = summaries.member_months(start, min(last, through))
+    figures = summaries.period_figures(scheme, first, last, rows)
     report = Report(first=first, last=last)
     report.minutes_earned = figures.kinds.get("earn", (0, 0))[0]
     report.minutes_spent = figures.kinds.get("spend", (0, 0))[0]
@@ -149,7 +155,7 @@ def scheme_report(scheme: Scheme, first: date, last: date, *, retention: bool = 
     )
     report.by_activity, report.by_category = _activities(figures.activities)
     if retention:
-        report.retention = retention_months(scheme, last)
+        report.retention = retention_months(scheme, last, rows)
     return report
 
 
@@ -182,15 +188,22 @@ def _activities(minutes: dict[int, int]) -> tuple[list[dict[str, Any]], list[dic
     return by_activity, by_category
 
 
-def retention_months(scheme: Scheme, last: date) -> list[dict[str, Any]]:
+def retention_start(last: date) -> date:
+    """The first day of the month before the 12 retention months (for ``retained``)."""
+    return _add_months(_month_start(last), -RETENTION_MONTHS)
+
+
+def retention_months(
+    scheme: Scheme, last: date, rows: summaries.MemberMonths | None = None
+) -> list[dict[str, Any]]:
     """The 12 calendar months up to ``last``'s: members active in each, and how many of
     them were active the month before too (``retained``)."""
-    start = _add_months(_month_start(last), -RETENTION_MONTHS)
+    start = retention_start(last)
     months = []
     for offset in range(RETENTION_MONTHS + 1):
         first = _add_months(start, offset)
         months.append((first, min(_add_months(first, 1) - timedelta(days=1), last)))
-    sets = summaries.active_by_month(scheme, months)
+    sets = summaries.active_by_month(scheme, months, rows)
     return [
         {
             "month": months[index][0].strftime("%Y-%m"),

@@ -46,6 +46,9 @@ from timebank.tenants.reports.models import (
 # after midnight may carry a time stamp from before it.
 OVERLAP_DAYS = 1
 
+# (member id, month, active days, helped days, helping days): report_member_months rows.
+MemberMonths = list[tuple[int, date, int, int, int]]
+
 
 @dataclass
 class Figures:
@@ -156,8 +159,9 @@ def summarised_through() -> date | None:
     return db.session.execute(select(ReportProgress.summarised_through)).scalar_one_or_none()
 
 
-def stored_figures(first: date, last: date) -> Figures:
-    """The summarised days ``first``…``last`` (both included) added up."""
+def stored_figures(first: date, last: date, rows: MemberMonths | None = None) -> Figures:
+    """The summarised days ``first``…``last`` (both included) added up. ``rows``: the
+    member months already read (they must cover the period's months)."""
     figures = Figures()
     in_days = (ReportDay.day >= first, ReportDay.day <= last)
     for kind, minutes, count in db.session.execute(
@@ -166,8 +170,11 @@ def stored_figures(first: date, last: date) -> Figures:
         .group_by(ReportDay.kind)
     ).all():
         figures.kinds[kind] = (int(minutes or 0), int(count or 0))
-    for member_id, month, active, helped, helping in _member_months(first, last):
-        mask = days_mask(month, first, last)
+    masks: dict[date, int] = {}
+    for member_id, month, active, helped, helping in rows or member_months(first, last):
+        mask = masks.get(month)
+        if mask is None:
+            mask = masks[month] = days_mask(month, first, last)
         if active & mask:
             figures.active.add(member_id)
         if helped & mask:
@@ -183,14 +190,16 @@ def stored_figures(first: date, last: date) -> Figures:
     return figures
 
 
-def period_figures(scheme: Scheme, first: date, last: date) -> Figures:
+def period_figures(
+    scheme: Scheme, first: date, last: date, rows: MemberMonths | None = None
+) -> Figures:
     """The local days ``first``…``last`` (both included): stored days, then live ones."""
     figures = Figures()
     if last < first:
         return figures
     through = summarised_through()
     if through is not None and first <= through:
-        figures.add(stored_figures(first, min(last, through)))
+        figures.add(stored_figures(first, min(last, through), rows))
     live_first = first if through is None else max(first, through + timedelta(days=1))
     if live_first <= last:
         figures.add(
@@ -212,7 +221,7 @@ def days_mask(month: date, first: date, last: date) -> int:
     return ((1 << end.day) - 1) ^ ((1 << (start.day - 1)) - 1)
 
 
-def _member_months(first: date, last: date) -> list[tuple[int, date, int, int, int]]:
+def member_months(first: date, last: date) -> MemberMonths:
     """The stored member rows of the months ``first``…``last`` touch."""
     return [
         (int(row[0]), row[1], int(row[2]), int(row[3]), int(row[4]))
@@ -231,9 +240,11 @@ def _member_months(first: date, last: date) -> list[tuple[int, date, int, int, i
     ]
 
 
-def active_by_month(scheme: Scheme, months: list[tuple[date, date]]) -> list[set[int]]:
-    """The members active in each (first day, last day) month: stored days in one query,
-    then the days not summarised yet live."""
+def active_by_month(
+    scheme: Scheme, months: list[tuple[date, date]], rows: MemberMonths | None = None
+) -> list[set[int]]:
+    """The members active in each (first day, last day) month: stored days in one query
+    (or ``rows``, read already), then the days not summarised yet live."""
     through = summarised_through()
     sets: list[set[int]] = [set() for _ in months]
     if not months:
@@ -241,13 +252,12 @@ def active_by_month(scheme: Scheme, months: list[tuple[date, date]]) -> list[set
     position = {first: index for index, (first, _last) in enumerate(months)}
     if through is not None and months[0][0] <= through:
         stored_last = min(months[-1][1], through)
-        for member_id, month, active, _helped, _helping in _member_months(
+        masks = {first: days_mask(first, first, min(last, through)) for first, last in months}
+        for member_id, month, active, _helped, _helping in rows or member_months(
             months[0][0], stored_last
         ):
             index = position.get(month)
-            if index is not None and active & days_mask(
-                month, month, min(months[index][1], through)
-            ):
+            if index is not None and active & masks[month]:
                 sets[index].add(member_id)
     for index, (first, last) in enumerate(months):
         live_first = first if through is None else max(first, through + timedelta(days=1))
@@ -323,7 +333,7 @@ def _replace_member_days(
     for day in flags_by_day:
         redone |= 1 << (day.day - 1)
     masks: dict[int, list[int]] = {}
-    for member_id, _month, active, helped, helping in _member_months(month, month):
+    for member_id, _month, active, helped, helping in member_months(month, month):
         masks[member_id] = [active & ~redone, helped & ~redone, helping & ~redone]
     for day, flags in flags_by_day.items():
         bit = 1 << (day.day - 1)

@@ -171,7 +171,7 @@ def report_page(slug: str) -> Any:
     return render("impact/report.html", status, **context)
 
 
-@bp.route("/<name>.csv")
+@bp.route("/<any(figures, activities, categories, retention):name>.csv")
 def table_csv(slug: str, name: str) -> Response:
     access = page_access(coordinator=True)
     if name not in tables.TABLES:

@@ -29,6 +29,7 @@ from timebank.platform.web.pages import (
     cards,
     court,
     court_orders,
+    impact,
     listing_responses,
     listings,
     manage,
@@ -44,6 +45,7 @@ from timebank.platform.web.pages import (
     partners,
     referral_pages,
 )
+from timebank.platform.web.pages import wellbeing as wellbeing_pages
 from timebank.tenants.access import guardian_gate, scheme_access
 from timebank.tenants.courts import routes as courts
 from timebank.tenants.earning import routes as earning
@@ -57,7 +59,9 @@ from timebank.tenants.partners import routes as partner_api
 from timebank.tenants.partners.services import partner_gate
 from timebank.tenants.policy import routes as policy
 from timebank.tenants.referrals import routes as referrals
+from timebank.tenants.reports import routes as reports
 from timebank.tenants.spending import routes as spending
+from timebank.tenants.wellbeing import routes as wellbeing
 from timebank.worker import routes as jobs
 
 API: tuple[ApiBlueprint, ...] = (
@@ -82,6 +86,8 @@ API: tuple[ApiBlueprint, ...] = (
     jobs.blp,
     billing.api_blp,
     courts.blp,
+    reports.blp,
+    wellbeing.blp,
 )
 
 # The coordinator's pages are one blueprint (``manage``) whose routes live in
@@ -106,6 +112,8 @@ PAGES: tuple[FlaskBlueprint, ...] = (
     listings.bp,
     manage.bp,
     court.bp,
+    impact.bp,
+    wellbeing_pages.bp,
     organisation.bp,
     partners.bp,
     partner_counter.bp,

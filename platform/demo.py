@@ -13,6 +13,7 @@ from timebank.platform import tenancy
 from timebank.platform.db import db, run_atomic
 from timebank.platform.demo_activity import seed_activity
 from timebank.platform.demo_listings import seed_listings
+from timebank.platform.demo_wellbeing import seed_wellbeing
 from timebank.platform.identity.models import User
 from timebank.platform.identity.services import find_user_by_email, register_user
 from timebank.platform.schemes.models import Scheme
@@ -92,6 +93,7 @@ def seed_demo(*, password: str) -> list[dict[str, Any]]:
             run_atomic(add)
 
     seed_activity()
+    seed_wellbeing()
 
     seed_listings()
     logins = [

@@ -18,6 +18,7 @@ Due work:
 - listings: expiry and the "renew" mails per scheme from local midnight, and
   the weekly digest of new listings from Monday 08:00 local;
 - the weekly digest of pending claims per scheme, from Monday 08:00 local;
+- the impact reports' daily summaries per scheme, from local midnight;
 - monthly statements per scheme for the month before, from the 1st 06:00 local;
 - the ledger check every day from 02:00 UTC;
 - purging expired idempotency keys and relayed outbox rows every hour;
@@ -96,6 +97,12 @@ def due_for_scheme(scheme_id: int, timezone: str, now: datetime) -> list[Due]:
             "default",
             "timebank.tenants.marketplace.jobs.expire_listings",
             (scheme_id, today),
+        ),
+        Due(
+            f"report-summaries:{scheme_id}:{today}",
+            "reports",
+            "timebank.tenants.reports.jobs.summarise_reports",
+            (scheme_id,),
         ),
         Due(
             f"listings-notices:{scheme_id}:{today}",

@@ -15,6 +15,8 @@ from timebank.platform.operators.schemas import (
     StatusOut,
     SuspendIn,
 )
+from timebank.tenants.reports import impact
+from timebank.tenants.reports.schemas import PeriodQuery, PlatformReportOut
 
 blp = Blueprint(
     "platform",
@@ -54,3 +56,12 @@ def reactivate(slug: str) -> dict[str, Any]:
 @blp.response(200, StatsOut)
 def stats() -> dict[str, int]:
     return services.platform_stats()
+
+
+@blp.route("/reports/summary")
+@blp.arguments(PeriodQuery, location="query")
+@blp.response(200, PlatformReportOut)
+def report_summary(args: dict[str, Any]) -> dict[str, Any]:
+    """Each scheme's figures for a period and their totals: aggregates only."""
+    first, last = impact.resolve_period(None, args["from_"], args["to"], args["preset"])
+    return impact.platform_report(first, last)

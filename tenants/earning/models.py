@@ -72,6 +72,8 @@ class Claim(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
         ),
         Index("ix_claims_status", "scheme_id", "status", "id"),
         Index("ix_claims_member_day", "scheme_id", "member_id", "performed_on"),
+        # Reports find a period's claims from its transactions (tenants/reports/summaries.py).
+        Index("ix_claims_transaction", "scheme_id", "transaction_id"),
     )
 
 

@@ -147,6 +147,8 @@ class Transaction(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
         # A transaction is reversed at most once.
         UniqueConstraint("scheme_id", "reverses_id"),
         UniqueConstraint("scheme_id", "idempotency_key"),
+        # Reports read a period's transactions (tenants/reports/summaries.py).
+        Index("ix_transactions_created", "scheme_id", "created_at"),
     )
 
 

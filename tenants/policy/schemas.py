@@ -184,6 +184,18 @@ class ReferralsPolicy(Strict):
     enabled = StrictBoolean(required=True)
 
 
+WELLBEING_SCALES = ("none", "ons4", "swemwbs")
+WELLBEING_DEFAULTS: dict[str, Any] = {"scale": "none", "every_months": 6}
+
+
+class WellbeingPolicy(Strict):
+    """The wellbeing scale members are asked (``none``: not asked), at joining and then
+    every ``every_months`` months."""
+
+    scale = fields.String(required=True, validate=validate.OneOf(WELLBEING_SCALES))
+    every_months = fields.Integer(strict=True, required=True, validate=validate.Range(1, 60))
+
+
 class PolicySchema(Strict):
     version = fields.Integer(dump_only=True)
     peer_transfers = fields.Nested(PeerTransfersPolicy, required=True)
@@ -201,6 +213,7 @@ class PolicySchema(Strict):
     orders = fields.Nested(OrdersPolicy, load_default=lambda: dict(ORDERS_DEFAULTS))
     groups = fields.Nested(GroupsPolicy, load_default=lambda: dict(GROUPS_DEFAULTS))
     referrals = fields.Nested(ReferralsPolicy, load_default=lambda: dict(REFERRALS_DEFAULTS))
+    wellbeing = fields.Nested(WellbeingPolicy, load_default=lambda: dict(WELLBEING_DEFAULTS))
 
     @pre_load
     def _drop_read_only(self, data: Any, **kwargs: Any) -> Any:

@@ -23,6 +23,7 @@ from timebank.tenants.policy.schemas import (
     MINORS_DEFAULTS,
     ORDERS_DEFAULTS,
     REFERRALS_DEFAULTS,
+    WELLBEING_DEFAULTS,
     sittings_default,
     validate_policy,
 )
@@ -52,6 +53,7 @@ def policy_document(scheme: Scheme, version: int | None = None) -> dict[str, Any
         cached.setdefault("orders", dict(ORDERS_DEFAULTS))
         cached.setdefault("groups", dict(GROUPS_DEFAULTS))
         cached.setdefault("referrals", dict(REFERRALS_DEFAULTS))
+        cached.setdefault("wellbeing", dict(WELLBEING_DEFAULTS))
         cache[key] = cached
     return copy.deepcopy(cached)
 

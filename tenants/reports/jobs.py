@@ -1,4 +1,5 @@
-"""Report jobs (RQ ``reports`` queue): monthly member and partner statements.
+"""Report jobs (RQ ``reports`` queue): monthly member and partner statements, and the
+daily summaries of the impact reports (:mod:`.summaries`).
 
 A member's statement is written to ``<statements dir>/<scheme id>/<YYYY-MM>/
 member-<id>.html``, a partner's to ``…/partner-<id>.csv`` (per day and per
@@ -22,6 +23,7 @@ from timebank.platform.jobs import job
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.memberships.models import Member
 from timebank.tenants.partners.statements import write_monthly
+from timebank.tenants.reports import impact
 from timebank.tenants.reports.statements import build_statement, render_statement_html
 
 log = logging.getLogger(__name__)
@@ -101,3 +103,16 @@ def monthly_statements(scheme_id: int, month: str) -> int:
         partners,
     )
     return len(member_ids)
+
+
+@job
+def summarise_reports(scheme_id: int, rebuild: bool = False) -> int:
+    """Bring the scheme's report summaries up to yesterday (local); days summarised."""
+    scheme = db.session.get(Scheme, scheme_id)
+    if scheme is None:
+        return 0
+    with tenancy.scheme_context(scheme.id):
+        days = impact.summarise_scheme(scheme, rebuild=rebuild)
+        db.session.commit()
+    log.info("report summaries for %s: %d days", scheme.slug, days)
+    return days

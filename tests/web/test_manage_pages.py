@@ -259,11 +259,14 @@ def test_the_rules_form(world: World, pages: Pages) -> None:
     )
     form["cap_period"] = "week"
     form["balance_max"] = ""
+    form["wellbeing_scale"] = "swemwbs"
+    form["wellbeing_every"] = "3"
     assert pages.post("/s/alpha-bank/manage/rules", form).status_code == 302
     saved = world.api(world.a.coordinator).get("/api/v1/schemes/alpha-bank/policy").get_json()
     assert saved["version"] == version + 1
     assert saved["claims"]["approval"] == "coordinator"
     assert saved["claims"]["cap"] == {"minutes": 4800, "period": "week"}
+    assert saved["wellbeing"] == {"scale": "swemwbs", "every_months": 3}
     history = text(pages.get("/s/alpha-bank/manage/rules"))
     assert f"Saved the rules (version {version + 1})." in history
     assert "who approves hours" in history and "first rules" in history

@@ -73,6 +73,11 @@ def test_every_page_fits_a_phone(
     ):
         visit(anonymous, live_server, path, name, too_wide)
 
+    api = world.api(b.coordinator)  # a wellbeing scale on, so its form shows
+    document = api.get(f"/api/v1/schemes/{b.slug}/policy").get_json()
+    document["wellbeing"] = {"scale": "ons4", "every_months": 6}
+    assert api.put(f"/api/v1/schemes/{b.slug}/policy", document).status_code == 200
+
     member = browser_context(viewport=PHONE).new_page()
     log_in(member, live_server, b.members[0].email, PASSWORD)
     base = f"/s/{b.slug}"
@@ -94,6 +99,7 @@ def test_every_page_fits_a_phone(
         (f"{base}/responses/{objects.response}", "conversation"),
         (f"{base}/partners", "partners-directory"),
         (f"{base}/card", "partners-card"),
+        (f"{base}/wellbeing/", "wellbeing"),
     ):
         visit(member, live_server, path, name, too_wide)
 
@@ -140,6 +146,9 @@ def test_every_page_fits_a_phone(
         (f"{base}/partners/manage", "manage-partner-organisations"),
         (f"{base}/partners/manage/{pharmacy.id}", "manage-partner-organisation"),
         (f"{base}/billing", "billing"),
+        (f"{manage}/impact/?preset=year", "impact-report"),
+        (f"{manage}/impact/pack?preset=year", "funder-pack"),
+        (f"{base}/wellbeing/member/{objects.member}", "wellbeing-member"),
     ):
         visit(coordinator, live_server, path, name, too_wide)
 
@@ -160,6 +169,7 @@ def test_every_page_fits_a_phone(
         f"/api/v1/schemes/{b.slug}/referral-links", {"label": "Front desk"}
     )
     visit(anonymous, live_server, f"/refer/{link.get_json()['token']}", "refer-link", too_wide)
+    visit(console, live_server, "/operator/impact", "operator-impact", too_wide)
     visit(console, live_server, f"/operator/schemes/{b.slug}", "operator-scheme", too_wide)
     visit(console, live_server, "/operator/", "operator-console", too_wide)
     # Every Suspend button lies inside the phone's width: no scrolling sideways to reach it.

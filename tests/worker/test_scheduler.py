@@ -33,6 +33,7 @@ def test_due_work_follows_the_scheme_time_zone() -> None:
         "listings-notices:1:2025-03-10",
         "listings-digest:1:2025-W11",
         "sitting-reminders:1:2025-03-10",
+        "report-summaries:1:2025-03-10",
     }
     auckland = due_for_scheme(2, "Pacific/Auckland", NOW)
     assert "expiry:2:2025-03-11" in markers(auckland)
@@ -95,7 +96,7 @@ def test_tick_enqueues_each_run_once_even_with_two_schedulers(
             "purge-outbox:2025-03-10T11",
             "credit-digests:2025-03-10T11",
         } <= enqueued
-        assert len(enqueued) == 3 * 8 + 4
+        assert len(enqueued) == 3 * 9 + 4
         jobs = [job for name in QUEUES for job in get_queue(name).get_jobs()]
         assert len(jobs) == len(enqueued)
         assert (

@@ -27,6 +27,7 @@ from timebank.tenants.earning import services as earning
 from timebank.tenants.earning.schemas import ActivityIn, ActivityPatch
 from timebank.tenants.ledger.posting import format_minutes
 from timebank.tenants.policy import services as policies
+from timebank.tenants.policy.schemas import WELLBEING_DEFAULTS
 from timebank.tenants.spending import services as spending
 from timebank.tenants.spending.schemas import RewardCreate, RewardPatch
 
@@ -241,6 +242,8 @@ POLICY_FIELDS = {
     "groups.enabled": "groups_enabled",
     "groups.league_table": "league_table",
     "referrals.enabled": "referrals_enabled",
+    "wellbeing.scale": "wellbeing_scale",
+    "wellbeing.every_months": "wellbeing_every",
 }
 
 CHANGE_WORDS = {
@@ -359,6 +362,8 @@ def policy_form(document: dict[str, Any]) -> Form:
             "groups_enabled": "yes" if document["groups"]["enabled"] else "",
             "league_table": "yes" if document["groups"]["league_table"] else "",
             "referrals_enabled": "yes" if document["referrals"]["enabled"] else "",
+            "wellbeing_scale": document["wellbeing"]["scale"],
+            "wellbeing_every": str(document["wellbeing"]["every_months"]),
         }
     )
 
@@ -408,6 +413,11 @@ def policy_document(form: Form, current: dict[str, Any]) -> dict[str, Any]:
             "league_table": form.get("league_table") == "yes",
         },
         "referrals": {"enabled": form.get("referrals_enabled") == "yes"},
+        "wellbeing": {
+            "scale": form.get("wellbeing_scale") or "none",
+            "every_months": read_int(form, "wellbeing_every", required=False, low=1, high=60)
+            or WELLBEING_DEFAULTS["every_months"],
+        },
     }
     form.check()
     kept = {key: value for key, value in current.items() if key != "version"}

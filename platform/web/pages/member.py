@@ -30,6 +30,7 @@ from timebank.tenants.partners import counter as partner_counter
 from timebank.tenants.partners import services as partner_services
 from timebank.tenants.spending import gifts, goals, leaving
 from timebank.tenants.spending import services as spending
+from timebank.tenants.wellbeing import services as surveys
 
 bp = scheme_blueprint("member")
 
@@ -53,6 +54,7 @@ def overview(slug: str) -> Any:
         # The number is for partner schemes' members to pay this one: only with exchange on.
         show_number=bool(policy()["exchange"]["enabled"]),
         charges_waiting=partner_counter.charges_waiting(access.member.id),
+        wellbeing_due=surveys.is_due(access.scheme, access.member.id),
         pending_count=len(reads.claims(status="pending", limit=100))
         if access.is_coordinator
         else 0,

@@ -19,6 +19,7 @@ from timebank.platform.identity.models import User
 from timebank.platform.operators import services as operators
 from timebank.platform.schemes.models import Scheme
 from timebank.platform.web.forms import Form, Submission, read_optional_text
+from timebank.tenants.reports import impact
 from timebank.tenants.reports.services import scheme_usage
 from timebank.worker import failed, maintenance
 
@@ -189,3 +190,18 @@ def retry_job(job_id: str) -> Any:
     done = failed.retry_failed(job_id[:100])
     flash(f"The job is back on the {done['queue']} queue.")
     return redirect(url_for("operator.jobs"))
+
+
+@bp.route("/impact")
+def impact_page() -> Any:
+    """Figures across schemes for a period: aggregates per scheme and totals, no people."""
+    preset = request.args.get("preset") or "month"
+    if preset not in impact.PRESETS:
+        preset = "month"
+    first, last = impact.resolve_period(None, None, None, preset)
+    return render_template(
+        "operator/impact.html",
+        report=impact.platform_report(first, last),
+        preset=preset,
+        presets=impact.PRESETS,
+    )

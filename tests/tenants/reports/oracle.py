@@ -1,0 +1,102 @@
+"""The impact report's figures computed the slow, obvious way: every row of the ledger,
+claims and awards read into Python and counted by hand (docs/api.md's definitions)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from sqlalchemy import select
+
+from timebank.platform import tenancy
+from timebank.platform.db import db
+from timebank.tenants.earning.models import Award, Claim
+from timebank.tenants.ledger.models import Account, Posting, Transaction
+from timebank.tenants.memberships.models import Member
+
+
+def load(app: Flask, scheme_id: int) -> dict[str, Any]:
+    with app.app_context(), tenancy.scheme_context(scheme_id):
+        data = {
+            "transactions": {
+                row.id: (row.kind, row.amount, row.created_at)
+                for row in db.session.execute(select(Transaction)).scalars()
+            },
+            "postings": [
+                (row.transaction_id, row.account_id, row.amount)
+                for row in db.session.execute(select(Posting)).scalars()
+            ],
+            "members_of_accounts": {
+                row.id: row.member_id for row in db.session.execute(select(Account)).scalars()
+            },
+            "claims": [
+                (row.activity_id, row.transaction_id)
+                for row in db.session.execute(select(Claim)).scalars()
+            ],
+            "awards": [
+                (row.activity_id, row.credited_minutes * row.member_count, row.created_at)
+                for row in db.session.execute(select(Award)).scalars()
+            ],
+            "joined": [row.joined_at for row in db.session.execute(select(Member)).scalars()],
+        }
+        db.session.rollback()
+    return data
+
+
+def figures(data: dict[str, Any], zone: str, first: date, last: date) -> dict[str, Any]:
+    tz = ZoneInfo(zone)
+
+    def inside(moment: Any) -> bool:
+        return first <= moment.astimezone(tz).date() <= last
+
+    kinds: dict[str, list[int]] = {}
+    for kind, amount, created_at in data["transactions"].values():
+        if inside(created_at):
+            kinds.setdefault(kind, []).append(amount)
+    active: set[int] = set()
+    helped: set[int] = set()
+    helping: set[int] = set()
+    for transaction_id, account_id, amount in data["postings"]:
+        kind, _amount, created_at = data["transactions"][transaction_id]
+        member = data["members_of_accounts"][account_id]
+        if member is None or not inside(created_at):
+            continue
+        active.add(member)
+        if kind == "transfer" and amount < 0:
+            helped.add(member)
+        if kind in ("transfer", "earn") and amount > 0:
+            helping.add(member)
+    activities: dict[int, int] = {}
+    for activity_id, transaction_id in data["claims"]:
+        if transaction_id is None:
+            continue
+        _kind, amount, created_at = data["transactions"][transaction_id]
+        if inside(created_at):
+            activities[activity_id] = activities.get(activity_id, 0) + amount
+    for activity_id, minutes, created_at in data["awards"]:
+        if inside(created_at) and minutes:
+            activities[activity_id] = activities.get(activity_id, 0) + minutes
+    return {
+        "active_members": len(active),
+        "new_members": sum(1 for joined in data["joined"] if inside(joined)),
+        "minutes_earned": sum(kinds.get("earn", [])),
+        "minutes_spent": sum(kinds.get("spend", [])),
+        "minutes_transferred": sum(kinds.get("transfer", [])),
+        "exchanges": len(kinds.get("transfer", [])),
+        "people_helped": len(helped),
+        "people_helping": len(helping),
+        "activities": {key: value for key, value in activities.items() if value},
+    }
+
+
+def active_in(data: dict[str, Any], zone: str, first: date, last: date) -> set[int]:
+    tz = ZoneInfo(zone)
+    members = set()
+    for transaction_id, account_id, _amount in data["postings"]:
+        member = data["members_of_accounts"][account_id]
+        created_at = data["transactions"][transaction_id][2]
+        if member is not None and first <= created_at.astimezone(tz).date() <= last:
+            members.add(member)
+    return members

@@ -38,6 +38,7 @@ from timebank.platform.web.pages import (
 )
 from timebank.tenants.access import scheme_access
 from timebank.tenants.earning import routes as earning
+from timebank.tenants.ledger import public_routes as ledger_public
 from timebank.tenants.ledger import routes as ledger
 from timebank.tenants.marketplace import routes as marketplace
 from timebank.tenants.memberships import import_routes as member_imports
@@ -53,6 +54,7 @@ API: tuple[ApiBlueprint, ...] = (
     members.blp,
     members.invitations_blp,
     ledger.blp,
+    ledger_public.blp,
     earning.blp,
     spending.blp,
     marketplace.blp,

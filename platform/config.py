@@ -71,6 +71,8 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "TOKEN_LIFETIME_DAYS": int(env.get("TOKEN_LIFETIME_DAYS", "30")),
         "INVITATION_LIFETIME_DAYS": int(env.get("INVITATION_LIFETIME_DAYS", "14")),
         "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:5000"),
+        # Ed25519 private key (32 raw bytes, base64) signing the public feed of daily roots.
+        "ROOT_SIGNING_KEY": env.get("TIMEBANK_ROOT_SIGNING_KEY") or None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": environment == "production",

@@ -18,6 +18,7 @@ Due work:
 - the weekly digest of pending claims per scheme, from Monday 08:00 local;
 - monthly statements per scheme for the month before, from the 1st 06:00 local;
 - the ledger check every day from 02:00 UTC;
+- each scheme's daily ledger root of the day before, from 00:00 UTC;
 - purging expired idempotency keys and relayed outbox rows every hour;
 - relaying the job outbox to RQ on every tick;
 - billing every hour when it is on (usage sync, grace periods ended, stray webhook events);
@@ -146,6 +147,12 @@ def due_for_platform(now: datetime) -> list[Due]:
             "default",
             "timebank.worker.maintenance.purge_job_outbox",
             (),
+        ),
+        Due(
+            f"ledger-roots:{(now.date() - timedelta(days=1)).isoformat()}",
+            "reports",
+            "timebank.worker.maintenance.take_ledger_roots",
+            ((now.date() - timedelta(days=1)).isoformat(),),
         ),
     ]
     if now.hour >= 2:

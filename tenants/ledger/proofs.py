@@ -209,3 +209,17 @@ def statement_proof(scheme: Scheme, member_id: int, account_id: int) -> dict[str
         "root": root,
         "generated_at": format_time(datetime.now().astimezone()),
     }
+
+
+def statement_anchor(scheme: Scheme, account: Account) -> dict[str, Any]:
+    """What the printed statement carries: the account's head and the latest root."""
+    latest = db.session.execute(
+        select(LedgerRoot.day, LedgerRoot.root).order_by(LedgerRoot.day.desc()).limit(1)
+    ).first()
+    published = latest is not None and publishes_roots(scheme)
+    return {
+        "account_id": account.id,
+        "head": account.head_hash,
+        "date": latest.day.isoformat() if published and latest else None,
+        "root": latest.root if published and latest else None,
+    }

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import abort, flash, redirect, request, url_for
+import segno
+from flask import abort, current_app, flash, redirect, request, url_for
+from markupsafe import Markup
 
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.exchange.services import pay_partner
@@ -22,6 +25,7 @@ from timebank.platform.web.pages.common import page_access, policy, render, sche
 from timebank.tenants.access import get_member
 from timebank.tenants.earning import caps
 from timebank.tenants.earning import services as earning
+from timebank.tenants.ledger import proofs
 from timebank.tenants.ledger import services as ledger
 from timebank.tenants.marketplace.exchanges import given_received
 from timebank.tenants.spending import gifts, goals, leaving
@@ -326,7 +330,23 @@ def statement(slug: str) -> Any:
         member_name=_name(member_id),
         first_page=not request.args.get("cursor"),
         exchanges=given_received(member_id),
+        anchor=_anchor(access.scheme, account),
     )
+
+
+def _anchor(scheme: Any, account: Any) -> dict[str, Any]:
+    """The statement's head and the scheme's latest root, and a QR code carrying both
+    (an SVG made here: no network) that opens the public latest-root address."""
+    anchor = proofs.statement_anchor(scheme, account)
+    fragment = urlencode({k: v for k, v in anchor.items() if v is not None})
+    link = (
+        current_app.config["BASE_URL"].rstrip("/")
+        + url_for("ledger_public.latest_root", slug=scheme.slug)
+        + "#"
+        + fragment
+    )
+    svg = segno.make(link, error="m").svg_inline(scale=3, title="Statement check code")
+    return {**anchor, "link": link, "qr": Markup(svg)}  # noqa: S704 - segno's own SVG
 
 
 # --- leaving --------------------------------------------------------------------------------

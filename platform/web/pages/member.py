@@ -346,7 +346,8 @@ def _anchor(scheme: Any, account: Any) -> dict[str, Any]:
         + fragment
     )
     svg = segno.make(link, error="m").svg_inline(scale=3, title="Statement check code")
-    return {**anchor, "link": link, "qr": Markup(svg)}  # noqa: S704 - segno's own SVG
+    # segno escapes what it writes; the link holds only a slug, numbers and hex.
+    return {**anchor, "link": link, "qr": Markup(svg)}
 
 
 # --- leaving --------------------------------------------------------------------------------

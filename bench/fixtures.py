@@ -478,11 +478,13 @@ def check_ledger(owner_url: str, scheme_id: int) -> dict[str, Any]:
         broken_chain = conn.execute(
             """
             SELECT count(*) FROM (
-                SELECT amount, balance_after, account_version,
-                       lag(balance_after) OVER w AS previous, row_number() OVER w AS position
+                SELECT amount, balance_after, account_version, prev_hash,
+                       lag(balance_after) OVER w AS previous, row_number() OVER w AS position,
+                       lag(hash) OVER w AS previous_hash
                   FROM postings WHERE scheme_id = %(scheme)s
                 WINDOW w AS (PARTITION BY account_id ORDER BY account_version)) x
              WHERE balance_after <> coalesce(previous, 0) + amount OR account_version <> position
+                OR prev_hash <> coalesce(previous_hash, repeat('0', 64))
             """,
             params,
         ).fetchone()[0]  # type: ignore[index]

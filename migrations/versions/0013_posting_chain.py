@@ -189,5 +189,9 @@ def downgrade():
         for operation, statement in SQLITE_TRIGGERS.items():
             op.execute(f"DROP TRIGGER IF EXISTS postings_no_{operation.lower()}")
             op.execute(statement)
-    with op.batch_alter_table('accounts', schema=None) as batch_op:
-        batch_op.drop_column('head_hash')
+    if postgres:
+        op.drop_column('accounts', 'head_hash')
+    else:
+        # Not a batch rebuild: postings reference accounts, so SQLite would refuse
+        # dropping the old table; its own DROP COLUMN (3.35+) does it in place.
+        op.execute("ALTER TABLE accounts DROP COLUMN head_hash")

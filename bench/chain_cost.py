@@ -18,8 +18,9 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from sqlalchemy import text
 
 from bench.database import BenchDatabase
 from bench.fixtures import add_members, bench_app, create_bench_scheme, fund
-from bench.stats import closed_loop
+from bench.stats import Refused, closed_loop
 from bench.transfers import service_client
 from timebank.platform.db import db
 from timebank.tenants.ledger import posting
@@ -106,6 +107,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--levels", default="1,4")
     parser.add_argument("--members", type=int, default=200)
+    parser.add_argument("--sequential", type=int, default=300, help="transfers per CPU round")
     parser.add_argument("--database-name", default=f"timebank_chain_bench_{os.getpid()}")
     parser.add_argument("--output", type=Path, default=Path("bench/results/chain_cost.json"))
     options = parser.parse_args()
@@ -174,7 +176,57 @@ def _run(options: argparse.Namespace, database: BenchDatabase) -> dict[str, Any]
             "ratio": with_median / without_median,
             "fewer_percent": 100 * (1 - with_median / without_median),
         }
+    out["sequential"] = _sequential(client, options)
     return out
+
+
+def _sequential(client: Any, options: argparse.Namespace) -> dict[str, Any]:
+    """One client, transfers back to back: this thread's CPU time and the wall time per
+    transfer. CPU time is what a loaded machine disturbs least (it excludes waiting)."""
+    transfer, release = client(99)
+    rounds: dict[str, list[tuple[float, float]]] = {"with": [], "without": []}
+    try:
+        for number in range(options.rounds):
+            order = ("with", "without") if number % 2 == 0 else ("without", "with")
+            for variant in order:
+                with chain_off() if variant == "without" else _nothing():
+                    cpu, wall = time.thread_time(), time.perf_counter()
+                    for _ in range(options.sequential):
+                        with suppress(Refused):
+                            transfer()
+                    cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+                rounds[variant].append(
+                    (1000 * cpu / options.sequential, 1000 * wall / options.sequential)
+                )
+                print(
+                    f"[chain] sequential round {number + 1} {variant}: "
+                    f"{rounds[variant][-1][0]:.3f} ms CPU, {rounds[variant][-1][1]:.3f} ms wall",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    finally:
+        release()
+    cpu_with = statistics.median(c for c, _ in rounds["with"])
+    cpu_without = statistics.median(c for c, _ in rounds["without"])
+    wall_with = statistics.median(w for _, w in rounds["with"])
+    wall_without = statistics.median(w for _, w in rounds["without"])
+    print(
+        f"sequential: CPU {cpu_with:.3f} vs {cpu_without:.3f} ms per transfer "
+        f"({100 * (cpu_with / cpu_without - 1):+.1f}%), wall {wall_with:.3f} vs "
+        f"{wall_without:.3f} ms ({100 * (wall_with / wall_without - 1):+.1f}%)"
+    )
+    return {
+        "rounds_ms_cpu_wall": rounds,
+        "cpu_ms_with": cpu_with,
+        "cpu_ms_without": cpu_without,
+        "wall_ms_with": wall_with,
+        "wall_ms_without": wall_without,
+    }
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 if __name__ == "__main__":

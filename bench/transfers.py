@@ -2,8 +2,9 @@
 
 Both write the same rows to the same tables, under the same triggers and
 row-level security, as the application role: a transaction, two postings with
-``balance_after`` and ``account_version``, the two accounts' cached balances
-and versions, the accounts locked ``FOR UPDATE`` in id order first.
+``balance_after``, ``account_version`` and the chain's ``prev_hash`` and ``hash``,
+the two accounts' cached balances, versions and head hashes, the accounts locked
+``FOR UPDATE`` in id order first.
 """
 
 from __future__ import annotations
@@ -19,25 +20,28 @@ from flask import Flask
 
 from bench.fixtures import BenchScheme, Person
 from bench.stats import Refused
+from timebank.tenants.ledger.chain import format_time, posting_hash
 
 _RLS = "SELECT set_config('app.scheme_ids', %s, true), set_config('app.all_schemes', 'off', true)"
 _LOCK = (
-    "SELECT id, balance, version, min_balance, max_balance, status, kind FROM accounts "
+    "SELECT id, balance, version, min_balance, max_balance, status, kind, head_hash FROM accounts "
     "WHERE scheme_id = %s AND id = ANY(%s) ORDER BY id FOR UPDATE"
 )
 _INSERT_TRANSACTION = (
     "INSERT INTO transactions (scheme_id, kind, amount, created_by, policy_version) "
-    "VALUES (%s, 'transfer', %s, %s, %s) RETURNING id"
+    "VALUES (%s, 'transfer', %s, %s, %s) RETURNING id, created_at"
 )
 _INSERT_POSTINGS = (
     "INSERT INTO postings "
-    "(scheme_id, transaction_id, account_id, amount, balance_after, account_version) "
-    "VALUES (%s, %s, %s, %s, %s, %s), (%s, %s, %s, %s, %s, %s)"
+    "(scheme_id, transaction_id, account_id, amount, balance_after, account_version, "
+    "prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s), (%s, %s, %s, %s, %s, %s, %s, %s)"
 )
 _UPDATE_ACCOUNTS = (
-    "UPDATE accounts SET balance = moved.balance, version = moved.version "
-    "FROM (VALUES (%s::bigint, %s::bigint, %s::integer), (%s::bigint, %s::bigint, %s::integer)) "
-    "AS moved(id, balance, version) WHERE accounts.scheme_id = %s AND accounts.id = moved.id"
+    "UPDATE accounts SET balance = moved.balance, version = moved.version, "
+    "head_hash = moved.head_hash FROM (VALUES (%s::bigint, %s::bigint, %s::integer, %s::text), "
+    "(%s::bigint, %s::bigint, %s::integer, %s::text)) "
+    "AS moved(id, balance, version, head_hash) "
+    "WHERE accounts.scheme_id = %s AND accounts.id = moved.id"
 )
 
 
@@ -67,7 +71,9 @@ def sql_client(
                 if len(rows) != 2:
                     raise RuntimeError("account missing (RLS settings not applied?)")
                 after: dict[int, tuple[int, int]] = {}
-                for account_id, balance, version, low, high, status, kind in rows:
+                heads: dict[int, str] = {}
+                for account_id, balance, version, low, high, status, kind, head in rows:
+                    heads[account_id] = head
                     delta = legs[account_id]
                     if status != "open":
                         raise _Refusal
@@ -80,14 +86,26 @@ def sql_client(
                     if delta > 0 and high is not None and new > high:
                         raise _Refusal
                     after[account_id] = (new, version + 1)
-                transaction_id = conn.execute(
+                transaction_id, created_at = conn.execute(
                     _INSERT_TRANSACTION,
                     (scheme.id, amount, payer.user_id, scheme.policy_version),
-                ).fetchone()[0]  # type: ignore[index]
+                ).fetchone()  # type: ignore[misc]
+                at = format_time(created_at)
                 posting_params: list[Any] = []
                 update_params: list[Any] = []
                 for account_id in (payer.account_id, payee.account_id):
                     balance, version = after[account_id]
+                    digest = posting_hash(
+                        scheme_id=scheme.id,
+                        account_id=account_id,
+                        account_version=version,
+                        transaction_id=transaction_id,
+                        kind="transfer",
+                        amount=legs[account_id],
+                        balance_after=balance,
+                        created_at=at,
+                        prev_hash=heads[account_id],
+                    )
                     posting_params += [
                         scheme.id,
                         transaction_id,
@@ -95,8 +113,10 @@ def sql_client(
                         legs[account_id],
                         balance,
                         version,
+                        heads[account_id],
+                        digest,
                     ]
-                    update_params += [account_id, balance, version]
+                    update_params += [account_id, balance, version, digest]
                 conn.execute(_INSERT_POSTINGS, posting_params)
                 conn.execute(_UPDATE_ACCOUNTS, [*update_params, scheme.id])
 

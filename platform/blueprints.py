@@ -50,6 +50,7 @@ from timebank.tenants.access import guardian_gate, scheme_access
 from timebank.tenants.courts import routes as courts
 from timebank.tenants.earning import routes as earning
 from timebank.tenants.groups import routes as groups
+from timebank.tenants.ledger import public_routes as ledger_public
 from timebank.tenants.ledger import routes as ledger
 from timebank.tenants.marketplace import routes as marketplace
 from timebank.tenants.memberships import import_routes as member_imports
@@ -71,6 +72,7 @@ API: tuple[ApiBlueprint, ...] = (
     members.blp,
     members.invitations_blp,
     ledger.blp,
+    ledger_public.blp,
     earning.blp,
     groups.blp,
     referrals.blp,

@@ -23,6 +23,7 @@ def main() -> None:
 
 operators = click.Group("operators", help="Platform operators.")
 ledger = click.Group("ledger", help="Ledger checks and maintenance.")
+statement = click.Group("statement", help="Member statements.")
 
 
 @operators.command("create")
@@ -70,6 +71,31 @@ def verify(slug: str | None) -> None:
         sys.exit(1)
 
 
+@ledger.command("roots")
+@click.option(
+    "--day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The day to publish roots for (default: yesterday, UTC).",
+)
+@with_appcontext
+def roots(day: Any) -> None:
+    """Publish each scheme's daily ledger root (a day already published is kept)."""
+    from timebank.tenants.ledger.proofs import take_roots
+
+    result = take_roots(day.date() if day else None)
+    click.echo(f"roots taken: {result['taken']}, already published: {result['already']}")
+
+
+@statement.command("verify")
+@click.argument("file", type=click.Path(dir_okay=False))
+def verify_statement(file: str) -> None:
+    """Check a saved statement proof (JSON): exit 0 when it holds, 1 where it breaks."""
+    from timebank.tenants.ledger.chain import main as verify_proof_file
+
+    sys.exit(verify_proof_file([file]))
+
+
 @ledger.command("expire")
 @click.option("--scheme", "slug", default=None, help="Only this scheme.")
 @click.option(
@@ -115,4 +141,5 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(members)
     app.cli.add_command(operators)
     app.cli.add_command(ledger)
+    app.cli.add_command(statement)
     app.cli.add_command(demo)

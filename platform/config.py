@@ -90,6 +90,8 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         # unset: the directory shows its list and places without map tiles.
         "MAP_TILE_URL": env.get("MAP_TILE_URL") or None,
         "MAP_TILE_ATTRIBUTION": env.get("MAP_TILE_ATTRIBUTION", ""),
+        # Ed25519 private key (32 raw bytes, base64) signing the public feed of daily roots.
+        "ROOT_SIGNING_KEY": env.get("TIMEBANK_ROOT_SIGNING_KEY") or None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": environment == "production",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from timebank.platform import metrics
 from timebank.platform.api.idempotency import purge_expired
 from timebank.platform.db import run_atomic
 from timebank.platform.jobs import job, purge_relayed, redis_connection, redis_key
+from timebank.tenants.ledger.proofs import take_roots
 from timebank.tenants.ledger.verify import verify_ledger
 
 log = logging.getLogger("timebank.ledger")
@@ -40,6 +41,14 @@ def verify_ledger_nightly() -> dict[str, Any]:
     redis = redis_connection()
     if redis is not None:
         redis.set(redis_key(LAST_CHECK_KEY), json.dumps(result))
+    return result
+
+
+@job
+def take_ledger_roots(day: str) -> dict[str, int]:
+    """Publish each scheme's ledger root of ``day`` (ISO date); a day already taken is kept."""
+    result = take_roots(date.fromisoformat(day))
+    log.info("ledger roots of %s: %s", day, result)
     return result
 
 

@@ -21,6 +21,7 @@ Due work:
 - the impact reports' daily summaries per scheme, from local midnight;
 - monthly statements per scheme for the month before, from the 1st 06:00 local;
 - the ledger check every day from 02:00 UTC;
+- each scheme's daily ledger root of the day before, from 00:00 UTC;
 - purging expired idempotency keys and relayed outbox rows every hour;
 - the digest of credits received (members past ``CREDIT_MAIL_BURST`` single mails
   an hour) every hour;
@@ -171,6 +172,12 @@ def due_for_platform(now: datetime) -> list[Due]:
             "mail",
             "timebank.tenants.ledger.credit_mail.send_due_credit_digests",
             (f"{now:%Y-%m-%dT%H}",),
+        ),
+        Due(
+            f"ledger-roots:{(now.date() - timedelta(days=1)).isoformat()}",
+            "reports",
+            "timebank.worker.maintenance.take_ledger_roots",
+            ((now.date() - timedelta(days=1)).isoformat(),),
         ),
     ]
     if now.hour >= 2:

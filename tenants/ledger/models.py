@@ -12,16 +12,18 @@ it too (triggers installed by the migrations; see ``ddl.py``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
     and_,
     text,
@@ -31,6 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from timebank.platform.db import TenantScoped, UTCDateTime, db, tenant_fk, utcnow_column
 
+ZERO_HASH = "0" * 64  # the prev_hash of an account's first posting (as chain.ZERO_HASH)
 ACCOUNT_KINDS = ("member", "issuance", "redemption", "pot", "expiry", "clearing", "partner")
 SCHEME_ACCOUNT_KINDS = ("issuance", "redemption", "pot", "expiry")
 TRANSACTION_KINDS = (
@@ -65,6 +68,9 @@ class Account(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
     max_balance: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(10), default="open", server_default="open")
     created_at: Mapped[datetime] = utcnow_column()
+    # The hash of the account's latest posting (64 zeros before the first): the
+    # posting service reads it with the account's lock instead of the last posting.
+    head_hash: Mapped[str] = mapped_column(String(64), default=ZERO_HASH, server_default=ZERO_HASH)
 
     __table_args__ = (
         tenant_fk(["member_id"], "members"),
@@ -160,6 +166,10 @@ class Posting(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
     amount: Mapped[int] = mapped_column(BigInteger)
     balance_after: Mapped[int] = mapped_column(BigInteger)
     account_version: Mapped[int] = mapped_column(Integer)
+    # The account's chain (see ``chain.py``): the previous posting's hash, and this
+    # posting's hash over its fields, its transaction's kind and time, and prev_hash.
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
     transaction: Mapped[Transaction] = relationship(
         back_populates="postings",
@@ -179,6 +189,23 @@ class Posting(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
         Index("ix_postings_account_tx", "scheme_id", "account_id", "transaction_id"),
         Index("ix_postings_tx", "scheme_id", "transaction_id"),
     )
+
+
+class LedgerRoot(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
+    """A scheme's daily root: one hash over its accounts' head hashes (``chain.root_hash``).
+
+    ``heads`` keeps the ``[[account_id, head], …]`` it was computed from, so that a
+    statement proof can carry them and anyone can recompute the root.
+    """
+
+    __tablename__ = "ledger_roots"
+
+    day: Mapped[date] = mapped_column(Date)
+    root: Mapped[str] = mapped_column(String(64))
+    heads: Mapped[str] = mapped_column(Text)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("scheme_id", "day"),)
 
 
 # Join conditions of the ledger's tables: tenant rows join through ``scheme_id`` too.

@@ -5,7 +5,9 @@ accounts in id order (``SELECT … FOR UPDATE``, :mod:`.locking`: the only place
 the ledger takes row locks), checks each account's limits
 (a member's own limits override the policy default), inserts the transaction
 and its postings, and moves the cached balances and account versions, all in
-the caller's unit of work. A refusal raises a ``RuleViolation`` whose code
+the caller's unit of work. Each posting carries ``prev_hash`` (the account's
+``head_hash``, read with its lock) and ``hash`` (:mod:`.chain`), and the account's
+head moves on in the same statement. A refusal raises a ``RuleViolation`` whose code
 names the rule and writes nothing (the unit of work rolls back).
 ``post_many`` does the same for many transactions at once (bulk awards) with
 one statement per table.
@@ -17,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, final
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -27,6 +29,8 @@ from timebank.platform import metrics
 from timebank.platform.api.errors import RuleViolation
 from timebank.platform.db import after_commit, db, in_atomic, next_ids, utcnow
 from timebank.platform.schemes.models import Scheme
+from timebank.tenants.ledger.bulk import Moved, bulk_insert, bulk_set_balances, chain_rows
+from timebank.tenants.ledger.chain import format_time, hash_input_parts
 from timebank.tenants.ledger.locking import lock_accounts
 from timebank.tenants.ledger.models import Account, Posting, Transaction, posting_account
 from timebank.tenants.policy.services import current_policy
@@ -164,8 +168,9 @@ def post_transaction(
                 "account_version": version + 1,
             }
         )
-    transaction = _write(values, rows, dict(sorted(moved.items())))
-    _remember_balances(scheme.id, accounts, moved)
+    heads = {account_id: accounts[account_id].head_hash for account_id in moved}
+    transaction, written = _write(values, rows, dict(sorted(moved.items())), heads)
+    _remember_balances(scheme.id, accounts, written)
     after_commit(lambda: metrics.transaction_committed(kind))
     return Posted(transaction, _legs_described(rows, accounts))
 
@@ -190,27 +195,11 @@ def _stored_postings(transaction_id: int) -> list[dict[str, Any]]:
     ]
 
 
-# PostgreSQL: set (balance, version) of many accounts from three arrays.
-_SET_BALANCES = (
-    "UPDATE accounts SET balance = moved.balance, version = moved.version"
-    " FROM unnest(CAST(:moved_ids AS BIGINT[]), CAST(:moved_balances AS BIGINT[]),"
-    " CAST(:moved_versions AS INTEGER[])) AS moved(id, balance, version)"
-    " WHERE accounts.scheme_id = :scheme_id AND accounts.id = moved.id"
-)
-
-
-def _moved(moved: dict[int, tuple[int, int]]) -> dict[str, list[int]]:
-    """The parameters of ``_SET_BALANCES``."""
-    return {
-        "moved_ids": list(moved),
-        "moved_balances": [balance for balance, _ in moved.values()],
-        "moved_versions": [version for _, version in moved.values()],
-    }
-
-
-# PostgreSQL: the transaction, its postings and the accounts' new balances in one
-# statement (one round trip instead of three; the deferred balance check and the
-# foreign keys see all of it).
+# PostgreSQL: the transaction, its postings (hashed here: the hash covers the
+# transaction id the insert assigns) and the accounts' new balances and head
+# hashes in one statement (one round trip instead of three; the deferred balance
+# check and the foreign keys see all of it). Each leg's hashed text is sent as the
+# parts before and after the transaction id (``chain.hash_input_parts``).
 _WRITE_ONE = text(
     "WITH t AS ("
     " INSERT INTO transactions (scheme_id, kind, amount, memo, created_by, created_at,"
@@ -219,29 +208,60 @@ _WRITE_ONE = text(
     " :idempotency_key, :policy_version, :reverses_id, :partner_scheme_id, :exchange_id)"
     " RETURNING id"
     "), p AS ("
-    " INSERT INTO postings"
-    " (scheme_id, transaction_id, account_id, amount, balance_after, account_version)"
-    " SELECT :scheme_id, t.id, leg.account_id, leg.amount, leg.balance_after, leg.version"
+    " INSERT INTO postings (scheme_id, transaction_id, account_id, amount, balance_after,"
+    " account_version, prev_hash, hash)"
+    " SELECT :scheme_id, t.id, leg.account_id, leg.amount, leg.balance_after, leg.version,"
+    " leg.prev_hash,"
+    " encode(sha256(convert_to(leg.hash_pre || CAST(t.id AS TEXT) || leg.hash_post, 'UTF8')),"
+    " 'hex')"
     " FROM t, unnest(CAST(:leg_accounts AS BIGINT[]), CAST(:leg_amounts AS BIGINT[]),"
-    " CAST(:leg_balances AS BIGINT[]), CAST(:leg_versions AS INTEGER[]))"
-    " WITH ORDINALITY AS leg(account_id, amount, balance_after, version, n)"
+    " CAST(:leg_balances AS BIGINT[]), CAST(:leg_versions AS INTEGER[]),"
+    " CAST(:leg_prev AS TEXT[]), CAST(:leg_pre AS TEXT[]), CAST(:leg_post AS TEXT[]))"
+    " WITH ORDINALITY AS leg(account_id, amount, balance_after, version, prev_hash, hash_pre,"
+    " hash_post, n)"
     " ORDER BY leg.n"
-    "), a AS (" + _SET_BALANCES + ") SELECT id FROM t"
+    " RETURNING account_id, hash"
+    "), a AS ("
+    " UPDATE accounts SET balance = moved.balance, version = moved.version, head_hash = p.hash"
+    " FROM unnest(CAST(:moved_ids AS BIGINT[]), CAST(:moved_balances AS BIGINT[]),"
+    " CAST(:moved_versions AS INTEGER[])) AS moved(id, balance, version), p"
+    " WHERE accounts.scheme_id = :scheme_id AND accounts.id = moved.id"
+    " AND p.account_id = moved.id"
+    ") SELECT t.id, p.account_id, p.hash FROM t, p"
 )
 
 
 def _write(
-    values: dict[str, Any], postings: list[dict[str, Any]], moved: dict[int, tuple[int, int]]
-) -> Transaction:
-    """Write the transaction row, its postings and the accounts' new balances and
-    versions (accounts locked by the caller) with Core, not the unit of work; return
-    the transaction as a persistent object of the session."""
+    values: dict[str, Any],
+    postings: list[dict[str, Any]],
+    moved: dict[int, tuple[int, int]],
+    heads: dict[int, str],
+) -> tuple[Transaction, dict[int, Moved]]:
+    """Write the transaction row, its postings (chained on from ``heads``) and the
+    accounts' new balances, versions and heads (accounts locked by the caller) with
+    Core, not the unit of work; return the transaction as a persistent object of the
+    session, and what each account moved to."""
     session = db.session()
     session.flush()  # rows the caller added first (an exchange, a claim) exist before this one
     connection = session.connection()
+    one_leg_each = len(moved) == len(postings)
     try:
-        if connection.dialect.name == "postgresql":
-            values["id"] = connection.execute(
+        if connection.dialect.name == "postgresql" and one_leg_each:
+            created_at = format_time(values["created_at"])
+            parts = [
+                hash_input_parts(
+                    scheme_id=values["scheme_id"],
+                    account_id=row["account_id"],
+                    account_version=row["account_version"],
+                    kind=values["kind"],
+                    amount=row["amount"],
+                    balance_after=row["balance_after"],
+                    created_at=created_at,
+                    prev_hash=heads[row["account_id"]],
+                )
+                for row in postings
+            ]
+            result = connection.execute(
                 _WRITE_ONE,
                 {
                     **values,
@@ -249,19 +269,32 @@ def _write(
                     "leg_amounts": [row["amount"] for row in postings],
                     "leg_balances": [row["balance_after"] for row in postings],
                     "leg_versions": [row["account_version"] for row in postings],
-                    **_moved(moved),
+                    "leg_prev": [heads[row["account_id"]] for row in postings],
+                    "leg_pre": [pre for pre, _ in parts],
+                    "leg_post": [post for _, post in parts],
+                    "moved_ids": list(moved),
+                    "moved_balances": [balance for balance, _ in moved.values()],
+                    "moved_versions": [version for _, version in moved.values()],
                 },
-            ).scalar_one()
-            for row in postings:
-                row["transaction_id"] = values["id"]
+            ).all()
+            values["id"] = result[0][0]
+            heads.update({account_id: hash_ for _, account_id, hash_ in result})
         else:
+            # SQLite, and an account with two legs in one transaction (its second
+            # leg chains on the first's hash): ids first, hashes here.
             values["id"] = next_ids(session, "transactions", 1)[0]
             connection.execute(insert(Transaction.__table__), values)
             posting_ids = next_ids(session, "postings", len(postings))
             for row, posting_id in zip(postings, posting_ids, strict=True):
                 row.update(id=posting_id, transaction_id=values["id"])
-            _bulk_insert(Posting.__table__, postings)
-            _bulk_set_balances(values["scheme_id"], moved)
+            chain_rows(
+                values["scheme_id"],
+                postings,
+                heads,
+                {values["id"]: (values["kind"], values["created_at"])},
+            )
+            bulk_insert(Posting.__table__, postings)
+            bulk_set_balances(values["scheme_id"], _with_heads(moved, heads))
     except IntegrityError as error:
         if values["reverses_id"] is not None and "reverses_id" in str(error.orig):
             raise RuleViolation(
@@ -271,16 +304,20 @@ def _write(
     transaction = Transaction(**values)
     make_transient_to_detached(transaction)
     session.add(transaction)
-    return transaction
+    return transaction, _with_heads(moved, heads)
+
+
+def _with_heads(moved: dict[int, tuple[int, int]], heads: dict[int, str]) -> dict[int, Moved]:
+    return {i: Moved(balance, version, heads[i]) for i, (balance, version) in moved.items()}
 
 
 def _remember_balances(
-    scheme_id: int, accounts: Mapping[int, Any], moved: dict[int, tuple[int, int]]
+    scheme_id: int, accounts: Mapping[int, Any], moved: dict[int, Moved]
 ) -> None:
     """Keep the session's ``Account`` objects equal to the rows just written with Core
     (``accounts`` may hold plain rows, read with Core too)."""
     session = db.session()
-    for account_id, (balance, version) in moved.items():
+    for account_id, (balance, version, head_hash) in moved.items():
         account = accounts[account_id]
         if not isinstance(account, Account):
             account = session.identity_map.get(identity_key(Account, (scheme_id, account_id)))
@@ -288,6 +325,7 @@ def _remember_balances(
                 continue
         set_committed_value(account, "balance", balance)
         set_committed_value(account, "version", version)
+        set_committed_value(account, "head_hash", head_hash)
 
 
 def _legs_described(
@@ -413,10 +451,12 @@ def post_many(
             }
             posting_rows.append(posting)
             by_transaction[-1].append(posting)
-    _bulk_insert(Transaction.__table__, transaction_rows)
-    _bulk_insert(Posting.__table__, posting_rows)
-    moved = {i: (balance[i], version[i]) for i in sorted(accounts)}
-    _bulk_set_balances(scheme.id, moved)
+    heads = {account_id: account.head_hash for account_id, account in accounts.items()}
+    chain_rows(scheme.id, posting_rows, heads, {row["id"]: (kind, now) for row in transaction_rows})
+    bulk_insert(Transaction.__table__, transaction_rows)
+    bulk_insert(Posting.__table__, posting_rows)
+    moved = {i: Moved(balance[i], version[i], heads[i]) for i in sorted(accounts)}
+    bulk_set_balances(scheme.id, moved)
     _remember_balances(scheme.id, accounts, moved)
     return [
         _posted(row, postings, accounts)
@@ -439,52 +479,6 @@ def _posted(
         "partner": None,
         "postings": _legs_described(postings, accounts),
     }
-
-
-# One statement per table whatever the number of rows. On PostgreSQL the rows
-# travel as one array per column (``unnest``): a statement per row costs a
-# round trip each, and a thousand-row VALUES list with thousands of bound
-# parameters costs the driver more to build and parse than the server to run.
-
-
-def _bulk_insert(table: Any, rows: list[dict[str, Any]]) -> None:
-    session = db.session()
-    dialect = session.get_bind().dialect
-    if dialect.name != "postgresql":
-        session.execute(insert(table), rows)
-        return
-    names = tuple(rows[0])
-    statement = _unnest_inserts.get((table.name, names))
-    if statement is None:
-        arrays = ", ".join(
-            f"CAST(:{name} AS {table.c[name].type.compile(dialect)}[])" for name in names
-        )
-        statement = text(
-            f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"
-        )
-        _unnest_inserts[(table.name, names)] = statement
-    session.connection().execute(statement, {name: [row[name] for row in rows] for name in names})
-
-
-_unnest_inserts: dict[tuple[str, tuple[str, ...]], Any] = {}
-
-
-def _bulk_set_balances(scheme_id: int, moved: dict[int, tuple[int, int]]) -> None:
-    """Set ``(balance, version)`` of many accounts (already locked by the caller)."""
-    session = db.session()
-    table = Account.__table__
-    if session.get_bind().dialect.name == "postgresql":
-        session.connection().execute(text(_SET_BALANCES), {"scheme_id": scheme_id, **_moved(moved)})
-        return
-    session.execute(
-        update(table)
-        .where(table.c.scheme_id == scheme_id, table.c.id == bindparam("account_id"))
-        .values(balance=bindparam("new_balance"), version=bindparam("new_version")),
-        [
-            {"account_id": i, "new_balance": balance, "new_version": version}
-            for i, (balance, version) in moved.items()
-        ],
-    )
 
 
 def _describe(account: Account) -> str:

@@ -16,11 +16,12 @@ from timebank.platform.api.idempotency import idempotent
 from timebank.platform.api.pagination import keyset_page, page
 from timebank.platform.api.schemas import MemberPageQuery
 from timebank.tenants.access import Access, read_subject, readable_member, scheme_access
-from timebank.tenants.ledger import services
+from timebank.tenants.ledger import proofs, services
 from timebank.tenants.ledger.models import Transaction
 from timebank.tenants.ledger.schemas import (
     BalanceOut,
     BalanceQuery,
+    ProofOut,
     ReverseIn,
     TransactionOut,
     TransactionPage,
@@ -59,6 +60,17 @@ def balance(args: dict[str, Any], slug: str) -> dict[str, Any]:
         "min_balance": low,
         "max_balance": high,
     }
+
+
+@blp.route("/statement/proof")
+@blp.arguments(BalanceQuery, location="query")
+@blp.response(200, ProofOut)
+def statement_proof(args: dict[str, Any], slug: str) -> dict[str, Any]:
+    """The account's postings with their hashes, and the latest root with its heads."""
+    access = scheme_access(slug)
+    member_id = _subject(access, args["member_id"])
+    account = services.member_account(member_id)
+    return proofs.statement_proof(access.scheme, member_id, account.id)
 
 
 @blp.route("/transfers", methods=["POST"])

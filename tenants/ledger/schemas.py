@@ -61,3 +61,52 @@ class BalanceOut(Schema):
     balance = fields.Integer()
     min_balance = fields.Integer(allow_none=True)
     max_balance = fields.Integer(allow_none=True)
+
+
+class ProofPostingOut(Schema):
+    id = fields.Integer()
+    transaction_id = fields.Integer()
+    kind = fields.String()
+    amount = fields.Integer()
+    balance_after = fields.Integer()
+    account_version = fields.Integer()
+    created_at = fields.String()
+    prev_hash = fields.String()
+    hash = fields.String()
+
+
+class ProofRootOut(Schema):
+    date = fields.String()
+    root = fields.String()
+    heads = fields.List(fields.List(fields.Raw()))
+
+
+class ProofOut(Schema):
+    scheme = fields.String()
+    scheme_id = fields.Integer()
+    member_id = fields.Integer()
+    account_id = fields.Integer()
+    postings = fields.List(fields.Nested(ProofPostingOut))
+    head = fields.String()
+    root = fields.Nested(ProofRootOut, allow_none=True)
+    generated_at = fields.String()
+
+
+class RootOut(Schema):
+    scheme = fields.String()
+    date = fields.String()
+    root = fields.String()
+
+
+class RootDayOut(Schema):
+    date = fields.String()
+    root = fields.String()
+
+
+class RootFeedOut(Schema):
+    scheme = fields.String()
+    scheme_id = fields.Integer()
+    key_id = fields.String(allow_none=True)
+    public_key = fields.String(allow_none=True)
+    roots = fields.List(fields.Nested(RootDayOut))
+    signature = fields.String(allow_none=True)

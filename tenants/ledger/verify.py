@@ -3,8 +3,11 @@
 Checked: each transaction's postings sum to zero and its amount is what it
 credits; each scheme's balances sum to zero; each account's cached balance
 and version equal its postings; each account's postings form an unbroken
-chain (versions 1..n, every ``balance_after`` = previous + amount); explicit
-account limits hold; each partner has one account, never below zero; plus what other packages register (the exchange's
+chain (versions 1..n, every ``balance_after`` = previous + amount) and an
+unbroken hash chain (every ``prev_hash`` the previous posting's ``hash``, every
+``hash`` recomputed from the posting's fields by :mod:`.chain`, the account's
+``head_hash`` its last posting's); explicit account limits hold; each partner has
+one account, never below zero; plus what other packages register (the exchange's
 mirror invariant).
 """
 
@@ -19,7 +22,8 @@ from sqlalchemy import func, select
 from timebank.platform import tenancy
 from timebank.platform.db import db
 from timebank.platform.schemes.models import Scheme
-from timebank.tenants.ledger.models import Account, Posting, Transaction
+from timebank.tenants.ledger.chain import ZERO_HASH, format_time, posting_hash
+from timebank.tenants.ledger.models import Account, Posting, Transaction, posting_transaction
 from timebank.tenants.policy.services import current_policy
 
 
@@ -145,6 +149,7 @@ def _verify_scheme(scheme: Scheme, report: Report) -> None:
     for account_id, version in broken:
         report.breaks.append(f"{name}: account {account_id} chain broken at version {version}")
     report.checked.append(f"{name}: posting chains continuous")
+    _verify_hashes(scheme, report)
 
     policy = current_policy(scheme)
     for account in db.session.execute(select(Account)).scalars():
@@ -184,3 +189,65 @@ def _verify_partner_accounts(scheme: Scheme, report: Report, policy: dict[str, A
                 "(policy changed since)"
             )
     report.checked.append(f"{name}: {len(owners)} partner accounts within their limits")
+
+
+def _verify_hashes(scheme: Scheme, report: Report) -> None:
+    """Recompute every posting's hash, account by account in version order."""
+    name = scheme.slug
+    rows = db.session.execute(
+        select(
+            Posting.id,
+            Posting.account_id,
+            Posting.account_version,
+            Posting.transaction_id,
+            Transaction.kind,
+            Posting.amount,
+            Posting.balance_after,
+            Transaction.created_at,
+            Posting.prev_hash,
+            Posting.hash,
+        )
+        .join(Transaction, posting_transaction())
+        .order_by(Posting.account_id, Posting.account_version)
+        .execution_options(yield_per=5000)
+    )
+    heads: dict[int, str] = {}
+    broken: set[int] = set()
+    count = 0
+    for posting_id, account_id, version, tx_id, kind, amount, after, at, prev, hash_ in rows:
+        count += 1
+        previous = heads.get(account_id, ZERO_HASH)
+        expected = posting_hash(
+            scheme_id=scheme.id,
+            account_id=account_id,
+            account_version=version,
+            transaction_id=tx_id,
+            kind=kind,
+            amount=amount,
+            balance_after=after,
+            created_at=format_time(at),
+            prev_hash=previous,
+        )
+        # Carry the stored hash on, so one altered posting is reported once.
+        heads[account_id] = hash_
+        if account_id in broken:
+            continue
+        if prev != previous:
+            broken.add(account_id)
+            report.breaks.append(
+                f"{name}: account {account_id} hash chain broken at version {version} "
+                f"(posting {posting_id}: prev_hash is not the previous posting's hash)"
+            )
+        elif hash_ != expected:
+            broken.add(account_id)
+            report.breaks.append(
+                f"{name}: account {account_id} hash chain broken at version {version} "
+                f"(posting {posting_id}: hash does not match its fields)"
+            )
+    stored = db.session.execute(select(Account.id, Account.head_hash)).all()
+    for account_id, head in stored:
+        if account_id not in broken and head != heads.get(account_id, ZERO_HASH):
+            report.breaks.append(
+                f"{name}: account {account_id} head_hash is not its last posting's hash"
+            )
+    report.checked.append(f"{name}: {count} posting hashes recomputed")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import abort, flash, redirect, request, url_for
+import segno
+from flask import abort, current_app, flash, redirect, request, url_for
+from markupsafe import Markup
 
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.exchange.services import pay_partner
@@ -23,7 +26,7 @@ from timebank.tenants.access import get_member
 from timebank.tenants.earning import caps
 from timebank.tenants.earning import services as earning
 from timebank.tenants.groups import services as groups
-from timebank.tenants.ledger import credit_mail
+from timebank.tenants.ledger import credit_mail, proofs
 from timebank.tenants.ledger import services as ledger
 from timebank.tenants.marketplace.exchanges import given_received
 from timebank.tenants.partners import counter as partner_counter
@@ -344,7 +347,24 @@ def statement(slug: str) -> Any:
         member_name=_name(member_id),
         first_page=not request.args.get("cursor"),
         exchanges=given_received(member_id),
+        anchor=_anchor(access.scheme, account),
     )
+
+
+def _anchor(scheme: Any, account: Any) -> dict[str, Any]:
+    """The statement's head and the scheme's latest root, and a QR code carrying both
+    (an SVG made here: no network) that opens the public latest-root address."""
+    anchor = proofs.statement_anchor(scheme, account)
+    fragment = urlencode({k: v for k, v in anchor.items() if v is not None})
+    link = (
+        current_app.config["BASE_URL"].rstrip("/")
+        + url_for("ledger_public.latest_root", slug=scheme.slug)
+        + "#"
+        + fragment
+    )
+    svg = segno.make(link, error="m").svg_inline(scale=3, title="Statement check code")
+    # segno escapes what it writes; the link holds only a slug, numbers and hex.
+    return {**anchor, "link": link, "qr": Markup(svg)}
 
 
 # --- leaving --------------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def test_unbalanced_postings_are_refused_at_commit(
             conn.execute(
                 text(
                     "INSERT INTO postings (scheme_id, transaction_id, account_id, amount, balance_after, "
-                    "account_version) VALUES (:s, :t, :a, 5, 0, 999)"
+                    "account_version, prev_hash, hash) VALUES (:s, :t, :a, 5, 0, 999, '', '')"
                 ),
                 {"s": world.a.id, "t": transaction_id, "a": account},
             )

@@ -1,5 +1,5 @@
 """Migration 0013 chains the postings that existed before it, exactly as the posting
-service would have: downgrade to 0006 (the chains are gone), upgrade again (as the
+service would have: downgrade to 0012, the one before it (the chains are gone), upgrade again (as the
 tables' owner on PostgreSQL), and the backfilled hashes equal those written."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def test_backfill_rebuilds_the_same_chains(app: Flask, world: World, database: D
         }
     )
     with owner.app_context():
-        downgrade(revision="0006")
+        downgrade(revision="0012")  # the revision before 0013
         upgrade()
         if database.postgres:  # the new table is the owner's: let the app role in again
             db.session.execute(

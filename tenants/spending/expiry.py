@@ -148,7 +148,7 @@ def _candidates() -> Iterator[list[tuple[int, int]]]:
         last = batch[-1][0]
 
 
-def _due(lots: Iterable[Lot], after_days: int, as_of: date) -> int:
+def due_minutes(lots: Iterable[Lot], after_days: int, as_of: date) -> int:
     return sum(lot.remaining for lot in lots if lapse_date(lot, after_days) <= as_of)
 
 
@@ -167,7 +167,7 @@ def expire_credits(scheme: Scheme, as_of: date) -> int:
         due = [
             account_id
             for account_id, history in _histories(list(member_of))
-            if _due(unspent_lots(history, scheme.timezone), after_days, as_of) > 0
+            if due_minutes(unspent_lots(history, scheme.timezone), after_days, as_of) > 0
         ]
         for start in range(0, len(due), CHUNK):
             chunk = {account_id: member_of[account_id] for account_id in due[start : start + CHUNK]}
@@ -206,7 +206,7 @@ def _expire_accounts(
         if keys[account_id] in done or account.status != "open" or account.balance <= 0:
             continue
         lots = unspent_lots(histories.get(account_id, []), scheme.timezone)
-        amount = min(_due(lots, after_days, as_of), account.balance)
+        amount = min(due_minutes(lots, after_days, as_of), account.balance)
         if amount <= 0:
             continue
         post_transaction(

@@ -30,6 +30,7 @@ from timebank.platform.db import atomic, db
 from timebank.platform.identity.models import User
 from timebank.platform.schemes.models import Scheme
 from timebank.platform.schemes.services import provisioner
+from timebank.tenants.ledger.rules import check_rewards_enabled
 from timebank.tenants.ledger.services import (
     MAX_AMOUNT,
     Leg,
@@ -191,10 +192,7 @@ def redeem(
     ``out_of_stock``, ``reward_limit_reached``, ``insufficient_balance``;
     ``FieldError`` on ``reward_id`` for an unknown or withdrawn reward.
     """
-    if not current_policy(scheme)["rewards"]["enabled"]:
-        raise RuleViolation(
-            f"{scheme.name} is not offering rewards at the moment.", code="rewards_disabled"
-        )
+    check_rewards_enabled(current_policy(scheme), scheme.name)
     reward = _lock_reward(reward_id)
     if reward is None:
         raise FieldError("reward_id", "No reward with this id in this scheme.")

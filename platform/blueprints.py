@@ -43,6 +43,7 @@ from timebank.tenants.marketplace import routes as marketplace
 from timebank.tenants.memberships import import_routes as member_imports
 from timebank.tenants.memberships import routes as members
 from timebank.tenants.policy import routes as policy
+from timebank.tenants.reports import routes as reports
 from timebank.tenants.spending import routes as spending
 from timebank.worker import routes as jobs
 
@@ -50,6 +51,7 @@ API: tuple[ApiBlueprint, ...] = (
     identity.blp,
     schemes.blp,
     policy.blp,
+    reports.blp,
     members.blp,
     members.invitations_blp,
     ledger.blp,

@@ -99,9 +99,12 @@ def lapse_date(lot: Lot, after_days: int) -> date:
     return lot.earned_on + timedelta(days=after_days)
 
 
-def _histories(account_ids: Sequence[int]) -> Iterator[tuple[int, list[Entry]]]:
-    """Each account's entries in account order (one query per batch of accounts)."""
-    rows = db.session.execute(
+def account_histories(
+    account_ids: Sequence[int], *, before: datetime | None = None
+) -> Iterator[tuple[int, list[Entry]]]:
+    """Each account's entries in account order (one query per batch of accounts);
+    only those of transactions made before ``before`` when it is given."""
+    statement = (
         select(
             Posting.account_id,
             Posting.transaction_id,
@@ -112,7 +115,10 @@ def _histories(account_ids: Sequence[int]) -> Iterator[tuple[int, list[Entry]]]:
         .join(Transaction, posting_transaction())
         .where(Posting.account_id.in_(account_ids))
         .order_by(Posting.account_id, Posting.account_version)
-    ).all()
+    )
+    if before is not None:
+        statement = statement.where(Transaction.created_at < before)
+    rows = db.session.execute(statement).all()
     for account_id, group in groupby(rows, key=lambda row: row[0]):
         entries: list[Entry] = []
         for _account, transaction_id, amount, reverses_id, created_at in group:
@@ -166,7 +172,7 @@ def expire_credits(scheme: Scheme, as_of: date) -> int:
         member_of = dict(batch)
         due = [
             account_id
-            for account_id, history in _histories(list(member_of))
+            for account_id, history in account_histories(list(member_of))
             if due_minutes(unspent_lots(history, scheme.timezone), after_days, as_of) > 0
         ]
         for start in range(0, len(due), CHUNK):
@@ -199,7 +205,7 @@ def _expire_accounts(
         ).scalars()
     )
     accounts = lock_accounts(scheme.id, account_ids=member_of).by_id
-    histories = dict(_histories(sorted(accounts)))
+    histories = dict(account_histories(sorted(accounts)))
     expiry_account = scheme_account("expiry")
     lapsed = []
     for account_id, account in accounts.items():
@@ -238,7 +244,7 @@ def send_expiry_notices(scheme: Scheme, as_of: date) -> int:
     sent = 0
     for batch in _candidates():
         member_of = dict(batch)
-        for account_id, history in _histories(list(member_of)):
+        for account_id, history in account_histories(list(member_of)):
             soon = [
                 lot
                 for lot in unspent_lots(history, scheme.timezone)

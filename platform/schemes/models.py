@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from timebank.platform.db import UTCDateTime, db, utcnow_column
@@ -28,6 +28,10 @@ class Scheme(db.Model):  # type: ignore[name-defined,misc]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = utcnow_column()
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A sandbox: generated people and history, mail only to its coordinator, never
+    # billed, left out of operator figures; deleted after 30 days unused.
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         CheckConstraint("status IN ('active', 'suspended')", name="status"),

@@ -30,11 +30,13 @@ from timebank.platform.web.pages import (
     listings,
     manage,
     manage_catalogue,
+    manage_dryrun,
     manage_ledger,
     manage_people,
     member,
     operator,
     organisation,
+    sandbox,
 )
 from timebank.tenants.access import scheme_access
 from timebank.tenants.earning import routes as earning
@@ -67,7 +69,7 @@ API: tuple[ApiBlueprint, ...] = (
 
 # The coordinator's pages are one blueprint (``manage``) whose routes live in
 # four modules: ``manage`` and the three below add theirs to ``manage.bp``.
-MANAGE_PAGE_MODULES = (manage, manage_catalogue, manage_ledger, manage_people)
+MANAGE_PAGE_MODULES = (manage, manage_catalogue, manage_dryrun, manage_ledger, manage_people)
 # Likewise the listings pages: ``listings`` and the conversations about them.
 LISTING_PAGE_MODULES = (listings, listing_responses)
 
@@ -80,6 +82,7 @@ PAGES: tuple[FlaskBlueprint, ...] = (
     organisation.bp,
     operator.bp,
     billing.bp,
+    sandbox.bp,
 )
 
 # Called by other services, not people: no CSRF token (they carry their own signature).

@@ -19,6 +19,7 @@ Due work:
 - monthly statements per scheme for the month before, from the 1st 06:00 local;
 - the ledger check every day from 02:00 UTC;
 - purging expired idempotency keys and relayed outbox rows every hour;
+- deleting sandbox schemes unused for 30 days, daily;
 - relaying the job outbox to RQ on every tick;
 - billing every hour when it is on (usage sync, grace periods ended, stray webhook events);
 - re-queueing member imports whose worker died.
@@ -145,6 +146,12 @@ def due_for_platform(now: datetime) -> list[Due]:
             f"purge-outbox:{now:%Y-%m-%dT%H}",
             "default",
             "timebank.worker.maintenance.purge_job_outbox",
+            (),
+        ),
+        Due(
+            f"sandboxes-unused:{now.date().isoformat()}",
+            "default",
+            "timebank.worker.maintenance.delete_unused_sandboxes",
             (),
         ),
     ]

@@ -156,3 +156,16 @@ def test_unused_sandboxes_are_deleted_after_30_days(app: Flask, world: World) ->
         )
     assert world.api(person).get("/api/v1/schemes/try-expire").status_code == 404
     assert counts(app, world.a.slug) == before_a
+
+
+def test_the_daily_job_deletes_unused_sandboxes(app: Flask, world: World) -> None:
+    from timebank.platform.db import clock_at
+    from timebank.worker.maintenance import delete_unused_sandboxes
+
+    person = make_user(app)
+    assert create(world, person, "try-job").status_code == 201
+    with app.app_context():
+        with clock_at(datetime.now(UTC) + timedelta(days=10)):
+            assert delete_unused_sandboxes() == []
+        with clock_at(datetime.now(UTC) + timedelta(days=31)):
+            assert delete_unused_sandboxes() == ["try-job"]

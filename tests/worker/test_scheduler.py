@@ -54,6 +54,7 @@ def test_due_work_follows_the_scheme_time_zone() -> None:
     assert markers(due_for_platform(NOW)) == {
         "purge-idempotency:2025-03-10T11",
         "purge-outbox:2025-03-10T11",
+        "sandboxes-unused:2025-03-10",
         "ledger-verify:2025-03-10",
     }
     assert "ledger-verify:2025-03-10" not in markers(due_for_platform(NOW.replace(hour=1)))
@@ -92,7 +93,7 @@ def test_tick_enqueues_each_run_once_even_with_two_schedulers(
             "purge-idempotency:2025-03-10T11",
             "purge-outbox:2025-03-10T11",
         } <= enqueued
-        assert len(enqueued) == 3 * 7 + 3
+        assert len(enqueued) == 3 * 7 + 4
         jobs = [job for name in QUEUES for job in get_queue(name).get_jobs()]
         assert len(jobs) == len(enqueued)
         assert (

@@ -52,7 +52,13 @@ from timebank.tenants.ledger.rules import (
     check_transfer,
 )
 from timebank.tenants.policy.schemas import validate_policy
-from timebank.tenants.spending.expiry import Entry, account_histories, due_minutes, unspent_lots
+from timebank.tenants.spending.expiry import (
+    Entry,
+    Lot,
+    account_histories,
+    due_minutes,
+    unspent_lots,
+)
 
 
 @dataclass
@@ -99,15 +105,18 @@ class DryRun:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Event:
     day: date
     at: datetime
     order: int  # the transaction's (or the claim's) id: ties broken as written
     kind: str  # claim, transfer, spend, other
-    claim: Claim | None = None
+    claim: Any = None  # a row of the claim's columns (id, member_id, minutes …)
     legs: tuple[tuple[int, int], ...] = ()  # (account id, amount)
     transaction_id: int | None = None
+
+
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)  # the date of a debt or an expiry: never read
 
 
 def _month(day: date) -> str:
@@ -152,6 +161,10 @@ class _Replay:
         self.entries: dict[int, list[Entry]] = {}
         self.expiry_days: int | None = (draft["expiry"] or {}).get("after_days")
         self.predicted_expired = 0
+        # Per member account, no lot is older than this (None: no lots): a cheap
+        # test that nothing can lapse yet, before asking the FIFO for its lots.
+        self.oldest: dict[int, date | None] = {}
+        self._midnights: dict[date, datetime] = {}
 
     # --- state ----------------------------------------------------------------
 
@@ -186,32 +199,44 @@ class _Replay:
             ):
                 self.used[(member_id, period_bounds(performed_on, cap["period"])[0])] += minutes
 
-    def _compact(self, account_id: int) -> None:
+    def _compact(self, account_id: int, lots: list[Lot] | None = None) -> None:
         """Replace an account's entries by its unspent lots (or its debt): the FIFO
         state they leave, so each later look costs a handful of lots, not the history."""
-        lots = unspent_lots(self.entries.get(account_id, []), self.scheme.timezone)
+        if lots is None:
+            lots = unspent_lots(self.entries.get(account_id, []), self.scheme.timezone)
+        self.oldest[account_id] = lots[0].earned_on if lots else None
         if lots:
             self.entries[account_id] = [
-                Entry(0, lot.remaining, None, datetime.combine(lot.earned_on, time.min, self.zone))
-                for lot in lots
+                Entry(0, lot.remaining, None, self._midnight(lot.earned_on)) for lot in lots
             ]
-        else:
-            debt = min(0, self.balance.get(account_id, 0))
-            self.entries[account_id] = (
-                [Entry(0, debt, None, datetime.min.replace(tzinfo=UTC))] if debt else []
-            )
+            return
+        debt = min(0, self.balance.get(account_id, 0))
+        self.entries[account_id] = [Entry(0, debt, None, _LONG_AGO)] if debt else []
+
+    def _midnight(self, day: date) -> datetime:
+        moment = self._midnights.get(day)
+        if moment is None:
+            moment = self._midnights[day] = datetime.combine(day, time.min, self.zone)
+        return moment
 
     def lapse(self, account_id: int, day: date) -> None:
         """The nightly expiry of ``day`` for one member account, under the draft."""
         if self.expiry_days is None or account_id not in self.entries:
+            return
+        oldest = self.oldest.get(account_id)
+        if oldest is None or (day - oldest).days < self.expiry_days:
+            if len(self.entries[account_id]) > 256:
+                self._compact(account_id)
             return
         lots = unspent_lots(self.entries[account_id], self.scheme.timezone)
         amount = min(due_minutes(lots, self.expiry_days, day), self.balance[account_id])
         if amount > 0:
             self.balance[account_id] -= amount
             self.predicted_expired += amount
-            self.entries[account_id].append(Entry(0, -amount, None, datetime.now(UTC)))
+            self.entries[account_id].append(Entry(0, -amount, None, _LONG_AGO))
             self._compact(account_id)
+        else:
+            self._compact(account_id, lots)
 
     def move(self, legs: tuple[tuple[int, int], ...], at: datetime, *, judge: bool) -> None:
         """Check (when ``judge``) and apply legs, as the posting service does."""
@@ -228,6 +253,8 @@ class _Replay:
             self.balance[account_id] += delta
             if account_id in self.entries and delta:
                 self.entries[account_id].append(Entry(0, delta, None, at))
+                if delta > 0 and self.oldest.get(account_id) is None:
+                    self.oldest[account_id] = at.astimezone(self.zone).date()
 
 
 def _events(start: datetime, first_day: date, zone: ZoneInfo) -> tuple[list[_Event], int]:
@@ -256,8 +283,16 @@ def _events(start: datetime, first_day: date, zone: ZoneInfo) -> tuple[list[_Eve
         if item["reverses"] in transactions:
             cancelled.update((tid, item["reverses"]))
     claims = db.session.execute(
-        select(Claim).where(Claim.status == "approved", Claim.performed_on >= first_day)
-    ).scalars()
+        select(
+            Claim.id,
+            Claim.member_id,
+            Claim.activity_id,
+            Claim.minutes,
+            Claim.credited_minutes,
+            Claim.performed_on,
+            Claim.transaction_id,
+        ).where(Claim.status == "approved", Claim.performed_on >= first_day)
+    ).all()
     events: list[_Event] = []
     judged: set[int] = set()
     for claim in claims:

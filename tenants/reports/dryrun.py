@@ -4,7 +4,8 @@
 included) in memory and writes nothing: it only reads. Every decision is taken
 by the live rule code (:mod:`timebank.tenants.ledger.rules`, the posting
 service's limit check, the claim's credit arithmetic, the expiry's FIFO lots),
-called with the replay's state instead of the database's.
+called with the replay's state instead of the database's (the expiry's
+``LotQueue`` is fed the replay's movements one by one).
 
 What is replayed, in order of day (a claim's ``performed_on``, a transaction's
 date in the scheme's time zone), then of the moment it was written:
@@ -52,13 +53,7 @@ from timebank.tenants.ledger.rules import (
     check_transfer,
 )
 from timebank.tenants.policy.schemas import validate_policy
-from timebank.tenants.spending.expiry import (
-    Entry,
-    Lot,
-    account_histories,
-    due_minutes,
-    unspent_lots,
-)
+from timebank.tenants.spending.expiry import LotQueue, account_histories, due_minutes, lot_queue
 
 
 @dataclass
@@ -116,9 +111,6 @@ class _Event:
     transaction_id: int | None = None
 
 
-_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)  # the date of a debt or an expiry: never read
-
-
 def _month(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
@@ -158,13 +150,10 @@ class _Replay:
         }
         self.balance: dict[int, int] = {}
         self.used: dict[tuple[int, date], int] = defaultdict(int)
-        self.entries: dict[int, list[Entry]] = {}
+        # Per member account, its unspent credits (the live expiry's FIFO, fed move by move).
+        self.lots: dict[int, LotQueue] = {}
         self.expiry_days: int | None = (draft["expiry"] or {}).get("after_days")
         self.predicted_expired = 0
-        # Per member account, no lot is older than this (None: no lots): a cheap
-        # test that nothing can lapse yet, before asking the FIFO for its lots.
-        self.oldest: dict[int, date | None] = {}
-        self._midnights: dict[date, datetime] = {}
 
     # --- state ----------------------------------------------------------------
 
@@ -181,12 +170,11 @@ class _Replay:
         self.balance = {i: a.balance - int(since.get(i, 0)) for i, a in self.accounts.items()}
         if self.expiry_days is not None:
             members = [a.id for a in self.by_member.values()]
-            self.entries = {account_id: [] for account_id in members}
+            self.lots = {account_id: LotQueue() for account_id in members}
             for batch in range(0, len(members), 500):
                 chunk = members[batch : batch + 500]
                 for account_id, history in account_histories(chunk, before=start):
-                    self.entries[account_id] = history
-                    self._compact(account_id)
+                    self.lots[account_id] = lot_queue(history, self.scheme.timezone)
         cap = self.draft["claims"]["cap"]
         if cap is not None:
             earliest = period_bounds(first_day, cap["period"])[0]
@@ -199,44 +187,18 @@ class _Replay:
             ):
                 self.used[(member_id, period_bounds(performed_on, cap["period"])[0])] += minutes
 
-    def _compact(self, account_id: int, lots: list[Lot] | None = None) -> None:
-        """Replace an account's entries by its unspent lots (or its debt): the FIFO
-        state they leave, so each later look costs a handful of lots, not the history."""
-        if lots is None:
-            lots = unspent_lots(self.entries.get(account_id, []), self.scheme.timezone)
-        self.oldest[account_id] = lots[0].earned_on if lots else None
-        if lots:
-            self.entries[account_id] = [
-                Entry(0, lot.remaining, None, self._midnight(lot.earned_on)) for lot in lots
-            ]
-            return
-        debt = min(0, self.balance.get(account_id, 0))
-        self.entries[account_id] = [Entry(0, debt, None, _LONG_AGO)] if debt else []
-
-    def _midnight(self, day: date) -> datetime:
-        moment = self._midnights.get(day)
-        if moment is None:
-            moment = self._midnights[day] = datetime.combine(day, time.min, self.zone)
-        return moment
-
     def lapse(self, account_id: int, day: date) -> None:
         """The nightly expiry of ``day`` for one member account, under the draft."""
-        if self.expiry_days is None or account_id not in self.entries:
+        queue = self.lots.get(account_id)
+        if self.expiry_days is None or queue is None or not queue.lots:
             return
-        oldest = self.oldest.get(account_id)
-        if oldest is None or (day - oldest).days < self.expiry_days:
-            if len(self.entries[account_id]) > 256:
-                self._compact(account_id)
-            return
-        lots = unspent_lots(self.entries[account_id], self.scheme.timezone)
-        amount = min(due_minutes(lots, self.expiry_days, day), self.balance[account_id])
+        if (day - queue.lots[0].earned_on).days < self.expiry_days:
+            return  # the oldest lot is not due yet, so none is
+        amount = min(due_minutes(queue.lots, self.expiry_days, day), self.balance[account_id])
         if amount > 0:
             self.balance[account_id] -= amount
             self.predicted_expired += amount
-            self.entries[account_id].append(Entry(0, -amount, None, _LONG_AGO))
-            self._compact(account_id)
-        else:
-            self._compact(account_id, lots)
+            queue.debit(amount)
 
     def move(self, legs: tuple[tuple[int, int], ...], at: datetime, *, judge: bool) -> None:
         """Check (when ``judge``) and apply legs, as the posting service does."""
@@ -251,10 +213,11 @@ class _Replay:
                 )
         for account_id, delta in net.items():
             self.balance[account_id] += delta
-            if account_id in self.entries and delta:
-                self.entries[account_id].append(Entry(0, delta, None, at))
-                if delta > 0 and self.oldest.get(account_id) is None:
-                    self.oldest[account_id] = at.astimezone(self.zone).date()
+            queue = self.lots.get(account_id)
+            if queue is not None and delta > 0:
+                queue.credit(delta, at.astimezone(self.zone).date())
+            elif queue is not None and delta < 0:
+                queue.debit(-delta)
 
 
 def _events(start: datetime, first_day: date, zone: ZoneInfo) -> tuple[list[_Event], int]:

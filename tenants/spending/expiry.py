@@ -64,8 +64,39 @@ class Entry:
     created_at: datetime
 
 
-def unspent_lots(history: Sequence[Entry], timezone: str) -> list[Lot]:
-    """The account's credits not yet consumed, oldest first (``history`` in account order)."""
+class LotQueue:
+    """An account's unspent credits (lots, oldest first) and its debt: the FIFO state.
+
+    The one copy of the rule: :func:`unspent_lots` feeds it an account's history;
+    the policy dry-run feeds it the replay's movements one by one.
+    """
+
+    def __init__(self) -> None:
+        self.lots: deque[Lot] = deque()
+        self.debt = 0
+
+    def credit(self, amount: int, earned_on: date) -> None:
+        """A credit repays the debt first; what is left is a lot."""
+        repaid = min(self.debt, amount)
+        self.debt -= repaid
+        if amount > repaid:
+            self.lots.append(Lot(earned_on, amount - repaid))
+
+    def debit(self, amount: int) -> None:
+        """A debit consumes the oldest lots first; beyond them it is debt."""
+        need = amount
+        lots = self.lots
+        while need and lots:
+            taken = min(need, lots[0].remaining)
+            lots[0].remaining -= taken
+            need -= taken
+            if lots[0].remaining == 0:
+                lots.popleft()
+        self.debt += need
+
+
+def lot_queue(history: Sequence[Entry], timezone: str) -> LotQueue:
+    """The FIFO state an account's history leaves (``history`` in account order)."""
     zone = ZoneInfo(timezone)
     net = {entry.transaction_id: entry.amount for entry in history}
     cancelled: set[int] = set()
@@ -73,26 +104,20 @@ def unspent_lots(history: Sequence[Entry], timezone: str) -> list[Lot]:
         original = entry.reverses_id
         if original is not None and net.get(original) == -entry.amount:
             cancelled.update((entry.transaction_id, original))
-    lots: deque[Lot] = deque()
-    debt = 0
+    queue = LotQueue()
     for entry in history:
         if entry.transaction_id in cancelled or entry.amount == 0:
             continue
         if entry.amount > 0:
-            repaid = min(debt, entry.amount)
-            debt -= repaid
-            if entry.amount > repaid:
-                lots.append(Lot(entry.created_at.astimezone(zone).date(), entry.amount - repaid))
-            continue
-        need = -entry.amount
-        while need and lots:
-            taken = min(need, lots[0].remaining)
-            lots[0].remaining -= taken
-            need -= taken
-            if lots[0].remaining == 0:
-                lots.popleft()
-        debt += need
-    return list(lots)
+            queue.credit(entry.amount, entry.created_at.astimezone(zone).date())
+        else:
+            queue.debit(-entry.amount)
+    return queue
+
+
+def unspent_lots(history: Sequence[Entry], timezone: str) -> list[Lot]:
+    """The account's credits not yet consumed, oldest first (``history`` in account order)."""
+    return list(lot_queue(history, timezone).lots)
 
 
 def lapse_date(lot: Lot, after_days: int) -> date:

@@ -86,7 +86,6 @@ def _resolve(slug: str) -> Access:
         select(Member).where(Member.user_id == user.id)
     ).scalar_one_or_none()
     access = _access(scheme, member, user)
-    touch_sandbox(scheme)
     return _acting_as(access) or access
 
 
@@ -135,6 +134,7 @@ def _access(scheme: Scheme, member: Member | None, user: User) -> Access:
     """The caller inside the scheme; 404 (as for a missing scheme) unless a member."""
     if member is None or member.status == "left":
         raise NotFound(SCHEME_NOT_FOUND)
+    touch_sandbox(scheme)
     return Access(scheme=scheme, member=member, user=user)
 
 

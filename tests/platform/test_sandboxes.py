@@ -169,3 +169,16 @@ def test_the_daily_job_deletes_unused_sandboxes(app: Flask, world: World) -> Non
             assert delete_unused_sandboxes() == []
         with clock_at(datetime.now(UTC) + timedelta(days=31)):
             assert delete_unused_sandboxes() == ["try-job"]
+
+
+def test_a_sandbox_in_use_is_kept(app: Flask, world: World) -> None:
+    from timebank.platform.db import clock_at
+
+    person = make_user(app)
+    assert create(world, person, "try-used").status_code == 201
+    later = datetime.now(UTC) + timedelta(days=20)
+    with clock_at(later):
+        assert world.api(person).get("/api/v1/schemes/try-used/balance").status_code == 200
+    with app.app_context():
+        assert delete_unused(later + timedelta(days=29)) == []
+        assert delete_unused(later + timedelta(days=31)) == ["try-used"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import random
 import tempfile
@@ -195,18 +196,20 @@ def main() -> None:
     }
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
-    timings = []
+    timings: list[float] = []
+    cpu_times: list[float] = []
     result: dict[str, Any] = {}
     profiler = cProfile.Profile()
     for run in range(options.runs):
         last = run == options.runs - 1
         if last and options.profile:
             profiler.enable()
-        begun = time.perf_counter()
+        begun, cpu = time.perf_counter(), time.process_time()
         response = client.post(
             f"/api/v1/schemes/{scheme.slug}/policy/dry-run", json=body, headers=headers
         )
         timings.append(time.perf_counter() - begun)
+        cpu_times.append(time.process_time() - cpu)
         if last and options.profile:
             profiler.disable()
         assert response.status_code == 200, response.get_data(as_text=True)[:500]
@@ -214,9 +217,12 @@ def main() -> None:
     dialect = url.split(":", 1)[0]
     print(f"database: {dialect}; members: {options.members}; weeks: {options.weeks}")
     print(f"  history: {claims_count} claims, {postings} postings (written in {setup:.0f} s)")
-    for run, seconds in enumerate(timings, 1):
-        print(f"  dry-run {run}: {seconds:.2f} s (HTTP request through the test client)")
-    print(f"  best: {min(timings):.2f} s")
+    for run, (seconds, cpu_seconds) in enumerate(zip(timings, cpu_times, strict=True), 1):
+        print(
+            f"  dry-run {run}: {seconds:.2f} s wall, {cpu_seconds:.2f} s CPU of this process "
+            "(HTTP request through the test client)"
+        )
+    print(f"  best: {min(timings):.2f} s wall, {min(cpu_times):.2f} s CPU; load {os.getloadavg()}")
     print(
         f"  prediction: {result['claims_refused']} claims refused "
         f"({result['minutes_not_credited']} minutes), {result['transfers_refused']} transfers "

@@ -117,6 +117,7 @@ def _register_models_and_provisioners() -> None:
     import timebank.platform.api.idempotency
     import timebank.platform.audit
     import timebank.platform.billing.customers
+    import timebank.platform.demo_activity  # the sandboxes' generator
     import timebank.platform.exchange.models
     import timebank.platform.exchange.verify
     import timebank.tenants.courts.models

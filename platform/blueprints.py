@@ -35,6 +35,7 @@ from timebank.platform.web.pages import (
     manage,
     manage_catalogue,
     manage_children,
+    manage_dryrun,
     manage_groups,
     manage_ledger,
     manage_people,
@@ -44,6 +45,7 @@ from timebank.platform.web.pages import (
     partner_counter,
     partners,
     referral_pages,
+    sandbox,
 )
 from timebank.platform.web.pages import wellbeing as wellbeing_pages
 from timebank.tenants.access import guardian_gate, scheme_access
@@ -60,6 +62,7 @@ from timebank.tenants.partners import routes as partner_api
 from timebank.tenants.partners.services import partner_gate
 from timebank.tenants.policy import routes as policy
 from timebank.tenants.referrals import routes as referrals
+from timebank.tenants.reports import dryrun_routes as dryrun
 from timebank.tenants.reports import routes as reports
 from timebank.tenants.spending import routes as spending
 from timebank.tenants.wellbeing import routes as wellbeing
@@ -69,6 +72,8 @@ API: tuple[ApiBlueprint, ...] = (
     identity.blp,
     schemes.blp,
     policy.blp,
+    reports.blp,
+    dryrun.blp,
     members.blp,
     members.invitations_blp,
     ledger.blp,
@@ -93,11 +98,12 @@ API: tuple[ApiBlueprint, ...] = (
 )
 
 # The coordinator's pages are one blueprint (``manage``) whose routes live in
-# six modules: ``manage`` and the five below add theirs to ``manage.bp``.
+# seven modules: ``manage`` and the six below add theirs to ``manage.bp``.
 MANAGE_PAGE_MODULES = (
     manage,
     manage_catalogue,
     manage_children,
+    manage_dryrun,
     manage_groups,
     manage_ledger,
     manage_people,
@@ -124,6 +130,7 @@ PAGES: tuple[FlaskBlueprint, ...] = (
     cards.bp,
     referral_pages.bp,
     referral_pages.public,
+    sandbox.bp,
 )
 
 # Called by other services, not people: no CSRF token (they carry their own signature).

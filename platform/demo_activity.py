@@ -10,21 +10,29 @@ demo`` can run twice.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import random
+import secrets
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from timebank.platform import tenancy
-from timebank.platform.db import clock_at, db
+from timebank.platform.api.errors import FieldError, RuleViolation
+from timebank.platform.db import clock_at, db, run_atomic
 from timebank.platform.identity.models import User
+from timebank.platform.identity.services import register_user
 from timebank.platform.schemes.models import Scheme
+from timebank.platform.schemes.sandboxes import generated_email, register_sandbox_filler
 from timebank.tenants.earning.awards import award
 from timebank.tenants.earning.models import Activity
 from timebank.tenants.earning.services import approve_claim, submit_claim
 from timebank.tenants.ledger.models import Account, Transaction
 from timebank.tenants.ledger.services import post_transfer
 from timebank.tenants.memberships.models import Member
+from timebank.tenants.memberships.services import join_scheme
 from timebank.tenants.spending.models import Reward
 from timebank.tenants.spending.services import redeem
 
@@ -176,3 +184,107 @@ def _balance(member: Member) -> int:
         ).scalar_one_or_none()
         or 0
     )
+
+
+# --- generated history (sandbox schemes) ---------------------------------------
+
+FIRST_NAMES = ("Alex", "Bea", "Cal", "Dee", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jo", "Kit", "Lou")
+
+
+def seed_generated(scheme: Scheme, coordinator: User, *, people: int = 10, weeks: int = 4) -> None:
+    """Generated members and ``weeks`` of claims, transfers and redemptions (a sandbox).
+
+    Like the demo's history, week by week under ``clock_at`` and through the real
+    services; a rule that refuses one (a cap, a limit) skips it. Sittings are not
+    generated (no scheme has them yet).
+    """
+    rng = random.Random(scheme.id)
+    members = run_atomic(lambda: _generated_members(scheme, coordinator, people))
+    now = datetime.now(UTC)
+    for weeks_ago in range(weeks - 1, -1, -1):
+        moment = now - timedelta(weeks=weeks_ago)
+        with clock_at(moment):
+            run_atomic(partial(_generated_week, scheme, coordinator, members, moment, rng))
+
+
+def _generated_members(scheme: Scheme, coordinator: User, people: int) -> list[int]:
+    with tenancy.scheme_context(scheme.id):
+        ids = []
+        for n in range(people):
+            user = register_user(
+                email=generated_email(scheme.id, n),
+                password=secrets.token_urlsafe(24),
+                name=f"{FIRST_NAMES[n % len(FIRST_NAMES)]} Example {n + 1}",
+            )
+            ids.append(join_scheme(scheme, user, role="member", actor_user_id=coordinator.id).id)
+        return ids
+
+
+def _generated_week(
+    scheme: Scheme,
+    coordinator: User,
+    members: list[int],
+    moment: datetime,
+    rng: random.Random,
+) -> None:
+    with tenancy.scheme_context(scheme.id):
+        me = db.session.execute(select(Member).where(Member.user_id == coordinator.id)).scalar_one()
+        activities = list(
+            db.session.execute(select(Activity).where(Activity.active.is_(True))).scalars()
+        )
+        day = moment.astimezone(ZoneInfo(scheme.timezone)).date()
+        for member_id in members:
+            if not activities:
+                break
+            _try(
+                partial(
+                    _generated_claim, scheme, me, member_id, rng.choice(activities),
+                    rng.choice((30, 60, 90, 120)),
+                    day - timedelta(days=rng.randint(0, day.weekday())),
+                )
+            )  # fmt: skip
+        for payer_id in rng.sample(members, k=min(3, len(members))):
+            payer = db.session.execute(select(Member).where(Member.id == payer_id)).scalar_one()
+            payee = rng.choice([m for m in members if m != payer_id] or [me.id])
+            _try(
+                partial(
+                    post_transfer, scheme, payer, to_member_id=payee,
+                    amount=rng.choice((15, 30, 60)), memo="Thank you",
+                    actor_user_id=coordinator.id,
+                )
+            )  # fmt: skip
+        rewards = list(db.session.execute(select(Reward).where(Reward.active.is_(True))).scalars())
+        if rewards:
+            cheapest = min(rewards, key=lambda reward: reward.price)
+            buyer_id = rng.choice(members)
+            buyer = db.session.execute(select(Member).where(Member.id == buyer_id)).scalar_one()
+            if _balance(buyer) >= cheapest.price:
+                _try(
+                    lambda: redeem(
+                        scheme, buyer, reward_id=cheapest.id, quantity=1,
+                        actor_user_id=coordinator.id,
+                    )
+                )  # fmt: skip
+
+
+def _generated_claim(
+    scheme: Scheme, me: Member, member_id: int, activity: Activity, minutes: int, day: date
+) -> None:
+    claim = submit_claim(
+        scheme, me, activity_id=activity.id, minutes=minutes, performed_on=day, note="Generated",
+        member_id=member_id, is_coordinator=True, actor_user_id=me.user_id,
+    )  # fmt: skip
+    if claim.status == "pending":
+        approve_claim(scheme, claim.id, me, is_coordinator=True, actor_user_id=me.user_id)
+
+
+def _try(action: Callable[[], object]) -> None:
+    """Run one generated action in a savepoint; a rule's refusal skips it."""
+    try:
+        with db.session.begin_nested():
+            action()
+    except (RuleViolation, FieldError):
+        pass
+
+
+register_sandbox_filler(seed_generated)

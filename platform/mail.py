@@ -18,8 +18,13 @@ from typing import Any
 from urllib.parse import urlparse
 
 from flask import current_app, render_template
+from sqlalchemy import select
 
+from timebank.platform import tenancy
+from timebank.platform.db import db
+from timebank.platform.identity.models import User
 from timebank.platform.jobs import enqueue
+from timebank.platform.schemes.models import Scheme
 
 MAIL_JOB_TIMEOUT = 120
 
@@ -126,12 +131,31 @@ def deliver_raw(raw: bytes, *, sender: str, recipients: list[str]) -> None:
     (outbox / name).write_bytes(raw)
 
 
+def sandbox_allows(to: str) -> bool:
+    """Whether mail may go to ``to`` from the scheme in context: a sandbox mails only
+    the coordinator who made it (its generated people, nobody else)."""
+    scheme_id = tenancy.current().scheme_id
+    if scheme_id is None:
+        return True
+    row = db.session.execute(
+        select(Scheme.sandbox, User.email)
+        .outerjoin(User, User.id == Scheme.created_by)
+        .where(Scheme.id == scheme_id)
+    ).first()
+    if row is None or not row.sandbox:
+        return True
+    recipient = parseaddr(to)[1].lower()
+    return bool(row.email) and recipient == str(row.email).lower()
+
+
 def send_mail(*, to: str | None, template: str, context: dict[str, Any]) -> None:
     """Queue a message to go out once the current unit of work commits.
 
-    ``to=None`` (a managed member: no e-mail address) sends nothing.
+    This is the one place mail leaves from. ``to=None`` (a managed member: no
+    e-mail address) sends nothing; a sandbox's mail to anyone but its
+    coordinator is dropped here.
     """
-    if to is None:
+    if to is None or not sandbox_allows(to):
         return
     message = build_message(to=to, template=template, context=context)
     enqueue(

@@ -14,13 +14,14 @@ it knows memberships only as rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from flask import g, request
-from sqlalchemy import and_, bindparam, select
+from flask import g, request, session
+from sqlalchemy import and_, bindparam, select, update
 
 from timebank.platform import tenancy
 from timebank.platform.api.errors import Forbidden, NotFound
-from timebank.platform.db import db
+from timebank.platform.db import db, utcnow
 from timebank.platform.identity.auth import adopt_user, bearer_token, require_user, user_pending
 from timebank.platform.identity.models import ApiToken, User
 from timebank.platform.identity.services import hash_token, token_admits
@@ -37,6 +38,9 @@ class Access:
     scheme: Scheme
     member: Member
     user: User
+    # In a sandbox, a coordinator looking at the member pages as one of its
+    # generated members: the coordinator's name (the pages show a banner).
+    acting_for: str | None = None
 
     @property
     def is_coordinator(self) -> bool:
@@ -83,13 +87,56 @@ def _resolve(slug: str) -> Access:
     member = db.session.execute(
         select(Member).where(Member.user_id == user.id)
     ).scalar_one_or_none()
-    return _access(scheme, member, user)
+    access = _access(scheme, member, user)
+    return _acting_as(access) or access
+
+
+ACT_AS_KEY = "act_as"  # session: {slug: member id}
+GENERATED_DOMAIN = "@sandbox.invalid"
+
+
+def _acting_as(access: Access) -> Access | None:
+    """A sandbox's coordinator seeing the pages as a generated member (signed-in pages
+    only: never with a token, never in a live scheme)."""
+    wanted = session.get(ACT_AS_KEY, {}).get(access.scheme.slug)
+    if wanted is None or not access.scheme.sandbox or not access.is_coordinator:
+        return None
+    if bearer_token(request) is not None:
+        return None
+    row = db.session.execute(
+        select(Member, User).join(User, User.id == Member.user_id).where(Member.id == wanted)
+    ).first()
+    if (
+        row is None
+        or not row.User.email.endswith(GENERATED_DOMAIN)
+        or row.Member.status != "active"
+    ):
+        return None
+    return Access(
+        scheme=access.scheme, member=row.Member, user=row.User, acting_for=access.user.name
+    )
+
+
+def touch_sandbox(scheme: Scheme) -> None:
+    """A sandbox in use: its 30 days start again (written at most hourly, on its own)."""
+    if not scheme.sandbox:
+        return
+    now = utcnow()
+    if scheme.last_used_at is not None and now - scheme.last_used_at < timedelta(hours=1):
+        return
+    with db.engine.begin() as connection:
+        connection.execute(
+            update(Scheme.__table__)
+            .where(Scheme.__table__.c.id == scheme.id)
+            .values(last_used_at=now)
+        )
 
 
 def _access(scheme: Scheme, member: Member | None, user: User) -> Access:
     """The caller inside the scheme; 404 (as for a missing scheme) unless a member."""
     if member is None or member.status == "left":
         raise NotFound(SCHEME_NOT_FOUND)
+    touch_sandbox(scheme)
     return Access(scheme=scheme, member=member, user=user)
 
 

@@ -11,6 +11,7 @@ from timebank.platform import metrics
 from timebank.platform.api.idempotency import purge_expired
 from timebank.platform.db import run_atomic
 from timebank.platform.jobs import job, purge_relayed, redis_connection, redis_key
+from timebank.platform.schemes.sandboxes import delete_unused
 from timebank.tenants.ledger.proofs import take_roots
 from timebank.tenants.ledger.verify import verify_ledger
 
@@ -77,3 +78,11 @@ def purge_job_outbox() -> int:
     purged = purge_relayed()
     log.info("purged %d relayed outbox rows", purged)
     return purged
+
+
+@job
+def delete_unused_sandboxes() -> list[str]:
+    """Delete the sandboxes nobody has used for 30 days (daily)."""
+    gone = delete_unused()
+    log.info("deleted %d unused sandboxes", len(gone))
+    return gone

@@ -25,6 +25,7 @@ Due work:
 - purging expired idempotency keys and relayed outbox rows every hour;
 - the digest of credits received (members past ``CREDIT_MAIL_BURST`` single mails
   an hour) every hour;
+- deleting sandbox schemes unused for 30 days, daily;
 - relaying the job outbox to RQ on every tick;
 - billing every hour when it is on (usage sync, grace periods ended, stray webhook events);
 - re-queueing member imports whose worker died.
@@ -178,6 +179,12 @@ def due_for_platform(now: datetime) -> list[Due]:
             "reports",
             "timebank.worker.maintenance.take_ledger_roots",
             ((now.date() - timedelta(days=1)).isoformat(),),
+        ),
+        Due(
+            f"sandboxes-unused:{now.date().isoformat()}",
+            "default",
+            "timebank.worker.maintenance.delete_unused_sandboxes",
+            (),
         ),
     ]
     if now.hour >= 2:

@@ -1,14 +1,14 @@
 """The request that caused an outbox job: its id, so the job's log lines share it.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0015'
-down_revision = '0013'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

@@ -90,6 +90,10 @@ def subscribe(scheme: Scheme, *, plan: str, setup_intent_id: str, actor: User) -
     A card that attaches but then fails to pay leaves the subscription
     ``incomplete``: the scheme stays on its plan and the coordinator is told why.
     """
+    if scheme.sandbox:
+        raise RuleViolation(
+            "A sandbox is never billed: turn it into a live scheme first.", code="sandbox"
+        )
     if plan not in PAID_PLANS:
         raise FieldError("plan", "Choose the community or organisation plan.")
     plan_id = stripe_plan_id(plan)

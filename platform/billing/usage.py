@@ -18,12 +18,15 @@ from timebank.platform.billing.plans import (
     find_billing,
 )
 from timebank.platform.db import atomic, db
+from timebank.platform.schemes.models import Scheme
 
 
 def sync_usage(scheme_id: int, now: datetime | None = None) -> int | None:
     """Set the subscription's quantity to the active member count; the quantity (or None)."""
     if not billing_enabled():
         return None
+    if db.session.execute(select(Scheme.sandbox).where(Scheme.id == scheme_id)).scalar():
+        return None  # a sandbox is never billed
     row = find_billing(scheme_id)
     if (
         row is None
@@ -61,7 +64,9 @@ def sync_usage(scheme_id: int, now: datetime | None = None) -> int | None:
 def subscribed_scheme_ids() -> list[int]:
     ids = db.session.execute(
         select(SchemeBilling.scheme_id)
+        .join(Scheme, Scheme.id == SchemeBilling.scheme_id)
         .where(
+            Scheme.sandbox.is_(False),
             SchemeBilling.stripe_subscription_id.is_not(None),
             SchemeBilling.subscription_status.in_(("active", "trialing", "past_due")),
         )

@@ -28,7 +28,7 @@ def scheme_page(limit: int, cursor: str | None) -> tuple[list[Scheme], str | Non
     """One page of every scheme on the platform, oldest first (operators)."""
 
     return keyset_page(
-        select(Scheme),
+        select(Scheme).where(Scheme.sandbox.is_(False)),  # sandboxes are nobody's business
         keys=[Scheme.id],
         limit=limit,
         cursor=cursor,
@@ -68,17 +68,23 @@ def describe_schemes(rows: list[Scheme]) -> list[dict[str, Any]]:
 
 def platform_stats() -> dict[str, int]:
 
+    # Sandboxes (generated people and history) are left out of every figure.
+    live = select(Scheme.id).where(Scheme.sandbox.is_(False)).scalar_subquery()
     with tenancy.all_schemes():
-        schemes = db.session.execute(select(func.count()).select_from(Scheme)).scalar_one()
+        schemes = db.session.execute(
+            select(func.count()).select_from(Scheme).where(Scheme.sandbox.is_(False))
+        ).scalar_one()
         members = db.session.execute(
-            select(func.count()).select_from(Member).where(Member.status == "active")
+            select(func.count())
+            .select_from(Member)
+            .where(Member.status == "active", Member.scheme_id.in_(live))
         ).scalar_one()
         transactions = db.session.execute(
-            select(func.count()).select_from(Transaction)
+            select(func.count()).select_from(Transaction).where(Transaction.scheme_id.in_(live))
         ).scalar_one()
         transferred = db.session.execute(
             select(func.coalesce(func.sum(Transaction.amount), 0)).where(
-                Transaction.kind == "transfer"
+                Transaction.kind == "transfer", Transaction.scheme_id.in_(live)
             )
         ).scalar_one()
         # The paying leg of an exchange is the one that debits a member account.
@@ -86,7 +92,12 @@ def platform_stats() -> dict[str, int]:
             select(func.coalesce(func.sum(-Posting.amount), 0))
             .join(Transaction, posting_transaction())
             .join(Account, posting_account())
-            .where(Transaction.kind == "exchange", Account.kind == "member", Posting.amount < 0)
+            .where(
+                Transaction.kind == "exchange",
+                Account.kind == "member",
+                Posting.amount < 0,
+                Posting.scheme_id.in_(live),
+            )
         ).scalar_one()
     return {
         "schemes": int(schemes),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from timebank.platform.db import UTCDateTime, db, utcnow_column
@@ -31,6 +31,10 @@ class Scheme(db.Model):  # type: ignore[name-defined,misc]
     # The address the scheme was started from (trusted hosts only, platform/links.py):
     # links in mails that scheduled work sends for it, when BASE_URL is unset.
     link_base: Mapped[str | None] = mapped_column(String(300))
+    # A sandbox: generated people and history, mail only to its coordinator, never
+    # billed, left out of operator figures; deleted after 30 days unused.
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         CheckConstraint("status IN ('active', 'suspended')", name="status"),

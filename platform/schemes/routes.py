@@ -7,9 +7,15 @@ from typing import Any
 from timebank.platform.api.blueprint import Blueprint
 from timebank.platform.api.pagination import page
 from timebank.platform.identity.auth import require_operator, require_user
-from timebank.platform.schemes import services
+from timebank.platform.schemes import sandboxes, services
 from timebank.platform.schemes.models import Scheme
-from timebank.platform.schemes.schemas import MySchemePage, MySchemesQuery, SchemeCreate, SchemeOut
+from timebank.platform.schemes.schemas import (
+    GoLiveOut,
+    MySchemePage,
+    MySchemesQuery,
+    SchemeCreate,
+    SchemeOut,
+)
 from timebank.tenants.access import scheme_access
 from timebank.tenants.memberships.services import scheme_page_of
 
@@ -39,13 +45,33 @@ def my_schemes(args: dict[str, Any]) -> dict[str, Any]:
 @blp.response(201, SchemeOut)
 def create_scheme(body: dict[str, Any]) -> Scheme:
     user = require_user()
-    return services.create_scheme(
+    scheme = services.create_scheme(
         name=body["name"],
         slug=body["slug"],
         template=body["template"],
         timezone=body["timezone"],
         creator=user,
+        sandbox=body["sandbox"],
     )
+    if scheme.sandbox:
+        sandboxes.fill(scheme, user)
+    return scheme
+
+
+@blp.route("/<slug>/go-live", methods=["POST"])
+@blp.response(200, GoLiveOut)
+def go_live(slug: str) -> Scheme:
+    """Turn a sandbox into a live scheme (generated people and history removed)."""
+    access = scheme_access(slug, write=True, coordinator=True)
+    return sandboxes.go_live(access.scheme, actor=access.user)
+
+
+@blp.route("/<slug>/sandbox/reset", methods=["POST"])
+@blp.response(200, SchemeOut)
+def reset_sandbox(slug: str) -> Scheme:
+    """Fresh generated people and history in a sandbox; its rules kept."""
+    access = scheme_access(slug, write=True, coordinator=True)
+    return sandboxes.reset(access.scheme, actor=access.user)
 
 
 @blp.route("/<slug>")

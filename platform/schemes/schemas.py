@@ -3,7 +3,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from timebank.platform.api.pagination import page_schema
-from timebank.platform.api.schemas import PageQuery, Strict
+from timebank.platform.api.schemas import PageQuery, Strict, StrictBoolean
 from timebank.platform.schemes.models import TEMPLATES
 
 
@@ -12,6 +12,7 @@ class SchemeCreate(Strict):
     slug = fields.String(required=True, validate=validate.Length(max=100))
     template = fields.String(required=True, validate=validate.OneOf(TEMPLATES))
     timezone = fields.String(load_default="Europe/London", validate=validate.Length(min=1, max=64))
+    sandbox = StrictBoolean(load_default=False)
 
 
 class SchemeOut(Schema):
@@ -21,6 +22,7 @@ class SchemeOut(Schema):
     status = fields.String()
     timezone = fields.String()
     plan = fields.String()
+    sandbox = fields.Boolean()
     created_at = fields.DateTime()
 
 
@@ -38,3 +40,8 @@ class MySchemeOut(Schema):
 
 
 MySchemePage = page_schema(MySchemeOut, "MySchemePage")
+
+
+class GoLiveOut(Schema):
+    slug = fields.String()
+    sandbox = fields.Boolean()

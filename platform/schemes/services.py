@@ -109,8 +109,13 @@ def create_scheme(
     creator: User,
     timezone: str = "Europe/London",
     template_data: dict[str, Any] | None = None,
+    sandbox: bool = False,
 ) -> Scheme:
-    """Create a scheme from a sector template; the creator becomes its coordinator."""
+    """Create a scheme from a sector template; the creator becomes its coordinator.
+
+    A ``sandbox`` is created empty here; the caller generates its people and history
+    (:func:`timebank.platform.schemes.sandboxes.fill`).
+    """
 
     for field, problem in (("slug", slug_problem(slug)), ("timezone", timezone_problem(timezone))):
         if problem:
@@ -124,6 +129,8 @@ def create_scheme(
         timezone=timezone,
         created_by=creator.id,
         link_base=links.enqueued_base(),
+        sandbox=sandbox,
+        last_used_at=datetime.now(UTC) if sandbox else None,
     )
     db.session.add(scheme)
     try:
@@ -139,7 +146,7 @@ def create_scheme(
             "scheme.created",
             actor_user_id=creator.id,
             target=f"scheme:{scheme.slug}",
-            details={"template": template, "timezone": timezone},
+            details={"template": template, "timezone": timezone, "sandbox": sandbox},
         )
         db.session.flush()
     return scheme

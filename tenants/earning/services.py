@@ -34,6 +34,7 @@ from timebank.platform.schemes.services import provisioner
 from timebank.tenants.earning.models import Activity, Claim
 from timebank.tenants.earning.schemas import ActivityIn
 from timebank.tenants.ledger.models import Transaction
+from timebank.tenants.ledger.rules import check_cap, check_claim_length, check_claims_enabled
 from timebank.tenants.ledger.services import (
     MAX_AMOUNT,
     Leg,
@@ -229,25 +230,14 @@ def submit_claim(
     ``cap_exceeded`` (and the ledger's limits), writing nothing.
     """
     policy = current_policy(scheme)
-    rules = policy["claims"]
     member = _claimant(caller, member_id, is_coordinator=is_coordinator)
-    if not rules["enabled"]:
-        raise RuleViolation(
-            f"{scheme.name} does not take claims for hours at the moment.", code="claims_disabled"
-        )
+    check_claims_enabled(policy, scheme.name)
     activity = resolve_activity("activity_id", activity_id)
     if activity.requires_note and not (note or "").strip():
         raise FieldError("note", f"“{activity.name}” needs a note saying what was done.")
     _check_date(scheme, performed_on, policy)
     minors.check_may_earn(scheme, [member.id], activity, performed_on=performed_on, minutes=minutes)
-    longest = rules["max_minutes_per_claim"]
-    if longest is not None and minutes > longest:
-        raise RuleViolation(
-            f"One claim in {scheme.name} can be at most {format_minutes(longest)}; "
-            "split longer work into separate claims.",
-            code="claim_too_long",
-            extra={"max_minutes_per_claim": longest},
-        )
+    check_claim_length(policy, scheme.name, minutes)
     credited = credit_for(minutes, activity)
     claim = Claim(
         scheme_id=scheme.id,
@@ -315,17 +305,14 @@ def _check_cap(scheme: Scheme, claim: Claim, *, own: bool) -> None:
             Claim.performed_on < end,
         )
     ).scalar_one()
-    remaining = max(0, cap["minutes"] - int(used))
-    if claim.credited_minutes > remaining:
-        whose = "You have" if own else f"{_name_of(claim.member_id)} has"
-        raise RuleViolation(
-            f"This claim would credit {format_minutes(claim.credited_minutes)}, but {whose} "
-            f"only {format_minutes(remaining)} left of the {format_minutes(cap['minutes'])} "
-            f"that can be earned per {cap['period']} in {scheme.name} "
-            f"({cap['period']} from {start.isoformat()}).",
-            code="cap_exceeded",
-            extra={"remaining": remaining, "cap": cap},
-        )
+    check_cap(
+        cap,
+        used=int(used),
+        credited=claim.credited_minutes,
+        period_start=start,
+        scheme_name=scheme.name,
+        whose="You have" if own else f"{_name_of(claim.member_id)} has",
+    )
 
 
 def _name_of(member_id: int) -> str:

@@ -36,6 +36,7 @@ from timebank.tenants.ledger.posting import (
     post_many,
     post_transaction,
 )
+from timebank.tenants.ledger.rules import check_transfer
 from timebank.tenants.memberships.models import Member
 from timebank.tenants.policy import minors
 from timebank.tenants.policy.services import current_policy
@@ -148,23 +149,12 @@ def post_transfer(
 ) -> Posted:
     """A member pays another member of the same scheme."""
     policy = current_policy(scheme)
-    rules = policy["peer_transfers"]
     # One query: both accounts locked (id order) with the payee's membership.
     locked = lock_accounts(scheme.id, member_ids=(payer.id, to_member_id), rows=True)
     accounts = {row.member_id: row for row in locked.by_id.values()}
     check_payee("to_member_id", to_member_id, locked.member_status.get(to_member_id), payer=payer)
-    if not rules["enabled"]:
-        raise RuleViolation(
-            f"Members of {scheme.name} cannot pay each other directly.",
-            code="peer_transfers_disabled",
-        )
+    check_transfer(policy, scheme.name, amount)
     minors.check_minor_transfer(scheme, payer, to_member_id)
-    if rules["max_amount"] is not None and amount > rules["max_amount"]:
-        raise RuleViolation(
-            f"A payment in {scheme.name} can be at most {format_minutes(rules['max_amount'])}.",
-            code="amount_above_maximum",
-            extra={"max_amount": rules["max_amount"]},
-        )
     payer_account, payee_account = accounts[payer.id], accounts[to_member_id]
     posted = post_transaction(
         scheme,

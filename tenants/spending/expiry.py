@@ -63,8 +63,39 @@ class Entry:
     created_at: datetime
 
 
-def unspent_lots(history: Sequence[Entry], timezone: str) -> list[Lot]:
-    """The account's credits not yet consumed, oldest first (``history`` in account order)."""
+class LotQueue:
+    """An account's unspent credits (lots, oldest first) and its debt: the FIFO state.
+
+    The one copy of the rule: :func:`unspent_lots` feeds it an account's history;
+    the policy dry-run feeds it the replay's movements one by one.
+    """
+
+    def __init__(self) -> None:
+        self.lots: deque[Lot] = deque()
+        self.debt = 0
+
+    def credit(self, amount: int, earned_on: date) -> None:
+        """A credit repays the debt first; what is left is a lot."""
+        repaid = min(self.debt, amount)
+        self.debt -= repaid
+        if amount > repaid:
+            self.lots.append(Lot(earned_on, amount - repaid))
+
+    def debit(self, amount: int) -> None:
+        """A debit consumes the oldest lots first; beyond them it is debt."""
+        need = amount
+        lots = self.lots
+        while need and lots:
+            taken = min(need, lots[0].remaining)
+            lots[0].remaining -= taken
+            need -= taken
+            if lots[0].remaining == 0:
+                lots.popleft()
+        self.debt += need
+
+
+def lot_queue(history: Sequence[Entry], timezone: str) -> LotQueue:
+    """The FIFO state an account's history leaves (``history`` in account order)."""
     zone = ZoneInfo(timezone)
     net = {entry.transaction_id: entry.amount for entry in history}
     cancelled: set[int] = set()
@@ -72,35 +103,32 @@ def unspent_lots(history: Sequence[Entry], timezone: str) -> list[Lot]:
         original = entry.reverses_id
         if original is not None and net.get(original) == -entry.amount:
             cancelled.update((entry.transaction_id, original))
-    lots: deque[Lot] = deque()
-    debt = 0
+    queue = LotQueue()
     for entry in history:
         if entry.transaction_id in cancelled or entry.amount == 0:
             continue
         if entry.amount > 0:
-            repaid = min(debt, entry.amount)
-            debt -= repaid
-            if entry.amount > repaid:
-                lots.append(Lot(entry.created_at.astimezone(zone).date(), entry.amount - repaid))
-            continue
-        need = -entry.amount
-        while need and lots:
-            taken = min(need, lots[0].remaining)
-            lots[0].remaining -= taken
-            need -= taken
-            if lots[0].remaining == 0:
-                lots.popleft()
-        debt += need
-    return list(lots)
+            queue.credit(entry.amount, entry.created_at.astimezone(zone).date())
+        else:
+            queue.debit(-entry.amount)
+    return queue
+
+
+def unspent_lots(history: Sequence[Entry], timezone: str) -> list[Lot]:
+    """The account's credits not yet consumed, oldest first (``history`` in account order)."""
+    return list(lot_queue(history, timezone).lots)
 
 
 def lapse_date(lot: Lot, after_days: int) -> date:
     return lot.earned_on + timedelta(days=after_days)
 
 
-def _histories(account_ids: Sequence[int]) -> Iterator[tuple[int, list[Entry]]]:
-    """Each account's entries in account order (one query per batch of accounts)."""
-    rows = db.session.execute(
+def account_histories(
+    account_ids: Sequence[int], *, before: datetime | None = None
+) -> Iterator[tuple[int, list[Entry]]]:
+    """Each account's entries in account order (one query per batch of accounts);
+    only those of transactions made before ``before`` when it is given."""
+    statement = (
         select(
             Posting.account_id,
             Posting.transaction_id,
@@ -111,7 +139,10 @@ def _histories(account_ids: Sequence[int]) -> Iterator[tuple[int, list[Entry]]]:
         .join(Transaction, posting_transaction())
         .where(Posting.account_id.in_(account_ids))
         .order_by(Posting.account_id, Posting.account_version)
-    ).all()
+    )
+    if before is not None:
+        statement = statement.where(Transaction.created_at < before)
+    rows = db.session.execute(statement).all()
     for account_id, group in groupby(rows, key=lambda row: row[0]):
         entries: list[Entry] = []
         for _account, transaction_id, amount, reverses_id, created_at in group:
@@ -147,7 +178,7 @@ def _candidates() -> Iterator[list[tuple[int, int]]]:
         last = batch[-1][0]
 
 
-def _due(lots: Iterable[Lot], after_days: int, as_of: date) -> int:
+def due_minutes(lots: Iterable[Lot], after_days: int, as_of: date) -> int:
     return sum(lot.remaining for lot in lots if lapse_date(lot, after_days) <= as_of)
 
 
@@ -165,8 +196,8 @@ def expire_credits(scheme: Scheme, as_of: date) -> int:
         member_of = dict(batch)
         due = [
             account_id
-            for account_id, history in _histories(list(member_of))
-            if _due(unspent_lots(history, scheme.timezone), after_days, as_of) > 0
+            for account_id, history in account_histories(list(member_of))
+            if due_minutes(unspent_lots(history, scheme.timezone), after_days, as_of) > 0
         ]
         for start in range(0, len(due), CHUNK):
             chunk = {account_id: member_of[account_id] for account_id in due[start : start + CHUNK]}
@@ -198,14 +229,14 @@ def _expire_accounts(
         ).scalars()
     )
     accounts = lock_accounts(scheme.id, account_ids=member_of).by_id
-    histories = dict(_histories(sorted(accounts)))
+    histories = dict(account_histories(sorted(accounts)))
     expiry_account = scheme_account("expiry")
     lapsed = []
     for account_id, account in accounts.items():
         if keys[account_id] in done or account.status != "open" or account.balance <= 0:
             continue
         lots = unspent_lots(histories.get(account_id, []), scheme.timezone)
-        amount = min(_due(lots, after_days, as_of), account.balance)
+        amount = min(due_minutes(lots, after_days, as_of), account.balance)
         if amount <= 0:
             continue
         post_transaction(
@@ -237,7 +268,7 @@ def send_expiry_notices(scheme: Scheme, as_of: date) -> int:
     sent = 0
     for batch in _candidates():
         member_of = dict(batch)
-        for account_id, history in _histories(list(member_of)):
+        for account_id, history in account_histories(list(member_of)):
             soon = [
                 lot
                 for lot in unspent_lots(history, scheme.timezone)

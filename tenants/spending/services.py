@@ -32,6 +32,7 @@ from timebank.platform.db import atomic, db
 from timebank.platform.identity.models import User
 from timebank.platform.schemes.models import Scheme
 from timebank.platform.schemes.services import provisioner
+from timebank.tenants.ledger.rules import check_rewards_enabled
 from timebank.tenants.ledger.services import (
     MAX_AMOUNT,
     Leg,
@@ -234,10 +235,7 @@ def redeem(
     ``too_young``; ``partner_id`` (a counter charging it) must be the offer's partner.
     ``honoured``: handed over at once (a charge at the counter), status ``fulfilled``.
     """
-    if not current_policy(scheme)["rewards"]["enabled"]:
-        raise RuleViolation(
-            f"{scheme.name} is not offering rewards at the moment.", code="rewards_disabled"
-        )
+    check_rewards_enabled(current_policy(scheme), scheme.name)
     reward = _lock_reward(reward_id)
     if reward is None:
         raise FieldError("reward_id", "No reward with this id in this scheme.")

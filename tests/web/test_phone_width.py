@@ -151,6 +151,13 @@ def test_every_page_fits_a_phone(
         (f"{base}/wellbeing/member/{objects.member}", "wellbeing-member"),
     ):
         visit(coordinator, live_server, path, name, too_wide)
+    sandbox = world.api(b.coordinator).post(
+        "/api/v1/schemes",
+        {"name": "Phone Try", "slug": "phone-try", "template": "surgery", "sandbox": True},
+    )
+    assert sandbox.status_code == 201, sandbox.data
+    visit(coordinator, live_server, "/s/phone-try/sandbox/", "sandbox", too_wide)
+    visit(coordinator, live_server, "/s/phone-try/", "sandbox-member-overview", too_wide)
 
     console = browser_context(viewport=PHONE).new_page()
     log_in(console, live_server, operator.email, PASSWORD, landing="/operator/")

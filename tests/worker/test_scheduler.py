@@ -58,6 +58,7 @@ def test_due_work_follows_the_scheme_time_zone() -> None:
         "purge-outbox:2025-03-10T11",
         "credit-digests:2025-03-10T11",
         "ledger-roots:2025-03-09",
+        "sandboxes-unused:2025-03-10",
         "ledger-verify:2025-03-10",
     }
     assert "ledger-verify:2025-03-10" not in markers(due_for_platform(NOW.replace(hour=1)))
@@ -98,7 +99,7 @@ def test_tick_enqueues_each_run_once_even_with_two_schedulers(
             "credit-digests:2025-03-10T11",
             "ledger-roots:2025-03-09",
         } <= enqueued
-        assert len(enqueued) == 3 * 9 + 5
+        assert len(enqueued) == 3 * 9 + 6
         jobs = [job for name in QUEUES for job in get_queue(name).get_jobs()]
         assert len(jobs) == len(enqueued)
         assert (

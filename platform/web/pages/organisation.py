@@ -10,6 +10,7 @@ from flask_login import current_user, login_user
 from timebank.platform.db import run_atomic
 from timebank.platform.identity import services as identity
 from timebank.platform.identity.schemas import UserCreate
+from timebank.platform.schemes import sandboxes
 from timebank.platform.schemes import services as schemes
 from timebank.platform.schemes.schemas import SchemeCreate
 from timebank.platform.schemes.zones import zone_groups
@@ -105,13 +106,19 @@ def start() -> Any:
                     template=scheme_fields["template"],
                     timezone=scheme_fields["timezone"],
                     creator=user,
+                    sandbox=form.get("sandbox") == "yes",
                 )
                 return user, scheme
 
             user, scheme = run_atomic(work)
             if account is not None:
                 login_user(user)
+            if scheme.sandbox:
+                sandboxes.fill(scheme, user)
         if sent.ok:
+            if scheme.sandbox:
+                flash(f"{scheme.name} is a sandbox with made-up members and history: try it out.")
+                return redirect(url_for("sandbox.overview", slug=scheme.slug))
             flash(f"{scheme.name} has been created, and you are its coordinator.")
             return redirect(url_for("manage.welcome", slug=scheme.slug))
         status = sent.status

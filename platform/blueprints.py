@@ -72,7 +72,6 @@ API: tuple[ApiBlueprint, ...] = (
     identity.blp,
     schemes.blp,
     policy.blp,
-    reports.blp,
     dryrun.blp,
     members.blp,
     members.invitations_blp,

@@ -24,7 +24,7 @@ from timebank.platform.api.errors import RuleViolation
 from timebank.platform.db import atomic, db, utcnow
 from timebank.platform.identity.models import ApiToken, User
 from timebank.platform.schemes.models import Scheme
-from timebank.tenants.ledger.models import Account
+from timebank.tenants.ledger.models import ZERO_HASH, Account
 from timebank.tenants.memberships.models import Member
 
 GENERATED_DOMAIN = "@sandbox.invalid"
@@ -32,7 +32,7 @@ UNUSED_DAYS = 30
 # Tenant tables a sandbox keeps when it is reset or turned live.
 KEPT = frozenset(
     {"activities", "rewards", "listing_categories", "policy_versions", "audit_events",
-     "scheme_billing", "stripe_events", "accounts", "members"}
+     "scheme_billing", "stripe_events", "accounts", "members", "partners", "partner_staff"}
 )  # fmt: skip
 
 Filler = Callable[[Scheme, User], None]
@@ -96,7 +96,9 @@ def wipe(scheme: Scheme) -> None:
             )
         )
         db.session.execute(
-            update(accounts).where(accounts.c.scheme_id == scheme.id).values(balance=0, version=0)
+            update(accounts)
+            .where(accounts.c.scheme_id == scheme.id)
+            .values(balance=0, version=0, head_hash=ZERO_HASH)
         )
         events = audit.AuditEvent.__table__
         db.session.execute(

@@ -45,7 +45,7 @@ FEED_DAYS = 90
 def publishes_roots(scheme: Scheme) -> bool:
     """Sandboxes (made-up people and history) publish no roots; every other scheme
     does, suspended ones too: their members' statements stay checkable."""
-    return not getattr(scheme, "sandbox", False)
+    return not scheme.sandbox
 
 
 def take_roots(day: date | None = None) -> dict[str, int]:

@@ -229,10 +229,11 @@ TOTALLED = (
 
 
 def reportable_schemes() -> list[Scheme]:
-    """The schemes an operator's report covers. The one place to leave schemes out
-    (sandbox schemes, once they exist, are to be filtered here)."""
+    """The schemes an operator's report covers: the one place schemes are left out
+    (sandboxes: made-up people and history)."""
     with tenancy.all_schemes():
-        return list(db.session.execute(select(Scheme).order_by(Scheme.id)).scalars())
+        statement = select(Scheme).where(Scheme.sandbox.is_(False)).order_by(Scheme.id)
+        return list(db.session.execute(statement).scalars())
 
 
 def _each_scheme() -> Iterator[Scheme]:

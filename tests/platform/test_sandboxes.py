@@ -20,6 +20,7 @@ from timebank.tenants.earning.models import Activity, Claim
 from timebank.tenants.ledger.models import Transaction
 from timebank.tenants.ledger.verify import verify_ledger
 from timebank.tenants.memberships.models import Member
+from timebank.tenants.partners.models import Partner
 from timebank.tenants.policy.models import PolicyVersion
 from timebank.tenants.spending.models import Reward
 
@@ -39,7 +40,7 @@ def counts(app: Flask, slug: str) -> dict[str, int]:
                 model.__tablename__: int(
                     db.session.execute(select(func.count()).select_from(model)).scalar_one()
                 )
-                for model in (Member, Claim, Transaction, Activity, Reward, PolicyVersion)
+                for model in (Member, Claim, Transaction, Activity, Reward, PolicyVersion, Partner)
             }
 
 
@@ -56,6 +57,11 @@ def test_a_sandbox_has_generated_people_and_history_and_goes_live(app: Flask, wo
     policy = world.api(person).get("/api/v1/schemes/try-school/policy").get_json()
     policy["claims"]["max_minutes_per_claim"] = 200
     assert world.api(person).put("/api/v1/schemes/try-school/policy", policy).status_code == 200
+    # Partners are kept too (their accounts with them).
+    partner = world.api(person).post(
+        "/api/v1/schemes/try-school/partners", {"name": "The Book Swap", "area": "Catford"}
+    )
+    assert partner.status_code == 201, partner.data
 
     live = world.api(person).post("/api/v1/schemes/try-school/go-live")
     assert live.status_code == 200, live.data
@@ -64,6 +70,7 @@ def test_a_sandbox_has_generated_people_and_history_and_goes_live(app: Flask, wo
     assert after["members"] == 1 and after["claims"] == 0 and after["transactions"] == 0
     assert after["activities"] == filled["activities"] and after["rewards"] == filled["rewards"]
     assert after["policy_versions"] == filled["policy_versions"] + 1
+    assert after["partners"] == 1
     kept = world.api(person).get("/api/v1/schemes/try-school/policy").get_json()
     assert kept["claims"]["max_minutes_per_claim"] == 200
     with app.app_context():

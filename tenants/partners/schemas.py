@@ -224,7 +224,12 @@ class PartnerSettlementIn(Strict):
         allow_none=True,
         places=2,
         validate=validate.Range(0, 1_000_000),
-        metadata={"description": 'Money per hour a funder pays, e.g. "12.50"'},
+        # The document's bounds as numbers (apispec writes a Decimal range as strings).
+        metadata={
+            "description": 'Money per hour a funder pays, e.g. "12.50"',
+            "minimum": 0,
+            "maximum": 1_000_000,
+        },
     )
     note = free_text()
 

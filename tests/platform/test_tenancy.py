@@ -27,6 +27,9 @@ PUBLIC = {
     ("POST", "/api/v1/password/reset"),
     ("POST", "/api/v1/card-tokens"),  # a card code and PIN are the credentials
     ("POST", "/api/v1/referral-links/<token>/referrals"),
+    # A scheme's published ledger roots: anyone may check a statement against them.
+    ("GET", "/api/v1/public/schemes/<slug>/roots"),
+    ("GET", "/api/v1/public/schemes/<slug>/roots/latest"),
 }
 NEEDS_POSTGRES = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL"), reason="row-level security is a PostgreSQL feature"

@@ -111,3 +111,22 @@ def test_checks_and_the_guardian_page(world: World, pages: Pages) -> None:
     assert guardian.get("/s/alpha-bank/").status_code == 404
     stranger = Pages(world.app).login(world.b.members[0])
     assert "Kit Young" not in text(stranger.get("/guardian"))
+
+
+def test_a_guardian_can_be_named_on_the_add_member_form(world: World, pages: Pages) -> None:
+    pages.login(world.a.coordinator)
+    assert "guardian" in text(pages.get("/s/alpha-bank/manage/members")).lower()
+    bad = pages.post(
+        "/s/alpha-bank/manage/members/new",
+        {"name": "Kit Young", "age_band": "11_15", "guardian_email": "nonsense"},
+    )
+    assert bad.status_code == 302
+    assert "Enter an e-mail address" in text(pages.get("/s/alpha-bank/manage/members"))
+    added = pages.post(
+        "/s/alpha-bank/manage/members/new",
+        {"name": "Kit Young", "age_band": "11_15", "guardian_email": "pam@example.test"},
+    )
+    assert added.status_code == 302, text(added)
+    member_id = _member_id_of(world, "Kit Young")
+    page = text(pages.get(f"/s/alpha-bank/manage/members/{member_id}"))
+    assert "An invitation was sent to pam@example.test" in page

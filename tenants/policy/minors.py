@@ -131,6 +131,17 @@ def check_may_earn(
     members = _members(member_ids)
     consents = latest_consents(m.id for m, _ in members if needs_consent(m, policy))
     today = performed_on or date.today()
+    if policy["minors"]["approved_activities_only"] and not activity.minors_allowed:
+        barred = [(m, name) for m, name in members if is_minor(m, today)]
+        if barred:
+            raise _refusal(
+                f"“{activity.name}” is not an activity for children in {scheme.name}: "
+                f"{', '.join(name for _, name in barred)} cannot be credited for it. A "
+                "coordinator can mark it “Children may earn by it”. Nobody was credited.",
+                code="activity_not_for_minors",
+                field=field,
+                member_ids=[m.id for m, _ in barred],
+            )
     no_consent = [
         (m, name) for m, name in members if consent_state(m, policy, consents) in _REFUSED
     ]

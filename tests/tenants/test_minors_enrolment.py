@@ -231,3 +231,51 @@ def test_a_sitting_with_children_takes_no_adult_without_a_valid_check(world: Wor
     # Another scheme sees nothing of it.
     other = world.api(world.b.coordinator).get(url(world.a.slug, f"sittings/{sitting['id']}"))
     assert other.status_code == 404
+
+
+def test_minors_earn_only_by_approved_activities_when_the_policy_says_so(world: World) -> None:
+    coordinator = world.api(world.a.coordinator)
+    teen = coordinator.post(url(world.a.slug, "members"), {"name": "Tia", "age_band": "16_17"})
+    teen_id = teen.get_json()["member_id"]
+    adult = world.a.members[0].member_ids[world.a.slug]
+    painting = _activity(world)
+    tutoring = _activity(world, minors_allowed=True)
+    assert coordinator.get(url(world.a.slug, f"activities/{tutoring}")).get_json()["minors_allowed"]
+
+    def award(activity_id: int, member_ids: list[int]) -> Any:
+        return coordinator.post(
+            url(world.a.slug, "awards"),
+            {"activity_id": activity_id, "minutes": 30, "member_ids": member_ids},
+        )
+
+    def claim(activity_id: int) -> Any:
+        body = {
+            "activity_id": activity_id,
+            "minutes": 30,
+            "performed_on": date.today().isoformat(),
+            "member_id": teen_id,
+        }
+        return coordinator.post(url(world.a.slug, "claims"), body)
+
+    # Off by default: any activity.
+    assert award(painting, [teen_id]).status_code == 201
+    _set_minors_policy(world, approved_activities_only=True)
+    policy = coordinator.get(url(world.a.slug, "policy")).get_json()
+    assert policy["minors"]["approved_activities_only"] is True
+    refused = problem(award(painting, [adult, teen_id]))
+    assert refused["code"] == "activity_not_for_minors" and "Tia" in refused["detail"]
+    assert problem(claim(painting))["code"] == "activity_not_for_minors"
+    assert award(painting, [adult]).status_code == 201  # adults: any activity
+    assert award(tutoring, [teen_id]).status_code == 201
+    assert claim(tutoring).status_code == 201
+    # Marked afterwards: allowed from then on.
+    patched = coordinator.patch(
+        url(world.a.slug, f"activities/{painting}"), {"minors_allowed": True}
+    )
+    assert patched.get_json()["minors_allowed"] is True
+    assert claim(painting).status_code == 201
+    # Another scheme cannot mark this scheme's activities.
+    other = world.api(world.b.coordinator).patch(
+        url(world.a.slug, f"activities/{tutoring}"), {"minors_allowed": False}
+    )
+    assert other.status_code == 404

@@ -130,3 +130,26 @@ def test_a_guardian_can_be_named_on_the_add_member_form(world: World, pages: Pag
     member_id = _member_id_of(world, "Kit Young")
     page = text(pages.get(f"/s/alpha-bank/manage/members/{member_id}"))
     assert "An invitation was sent to pam@example.test" in page
+
+
+def test_the_activity_form_marks_an_activity_for_children(world: World, pages: Pages) -> None:
+    pages.login(world.a.coordinator)
+    form = pages.get("/s/alpha-bank/manage/activities").get_data(as_text=True)
+    assert 'name="minors_allowed"' in form
+    made = pages.post(
+        "/s/alpha-bank/manage/activities",
+        {"name": "Tutoring", "rate": "1", "approval": "auto", "minors_allowed": "yes"},
+    )
+    assert made.status_code == 302
+    items = (
+        world.api(world.a.coordinator)
+        .get(f"/api/v1/schemes/{world.a.slug}/activities?limit=200")
+        .get_json()["items"]
+    )
+    tutoring = next(item for item in items if item["name"] == "Tutoring")
+    assert tutoring["minors_allowed"] is True
+    edit = pages.get(f"/s/alpha-bank/manage/activities/{tutoring['id']}").get_data(as_text=True)
+    assert 'name="minors_allowed" value="yes" checked' in edit
+    # Another scheme's activity list does not show it.
+    other = world.api(world.b.coordinator).get(f"/api/v1/schemes/{world.b.slug}/activities")
+    assert "Tutoring" not in [item["name"] for item in other.get_json()["items"]]

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tests.factories import World, make_user, problem
+from tests.factories import Person, World, make_user, problem
 from timebank.platform import tenancy
 from timebank.platform.db import db
 from timebank.tenants.memberships.models import Invitation
@@ -279,3 +279,39 @@ def test_minors_earn_only_by_approved_activities_when_the_policy_says_so(world: 
         url(world.a.slug, f"activities/{tutoring}"), {"minors_allowed": False}
     )
     assert other.status_code == 404
+
+
+def test_a_minors_listing_is_never_visible_outside_the_scheme(world: World) -> None:
+    """Listings are scheme-only already (no route shows one across schemes): proven for a child's."""
+    coordinator = world.api(world.a.coordinator)
+    parent = make_user(world.app, name="Pam Parent")
+    enrolled = coordinator.post(
+        url(world.a.slug, "members"),
+        {"name": "Kit Young", "age_band": "16_17", "guardian_email": parent.email},
+    ).get_json()
+    kid = enrolled["member_id"]
+    card = coordinator.post(url(world.a.slug, f"members/{kid}/card"), {"pin": "4821"})
+    signed_in = world.api().post(
+        "/api/v1/card-tokens", {"card_code": card.get_json()["card_code"], "pin": "4821"}
+    )
+    child = Person(user_id=0, email="", name="Kit Young", token=signed_in.get_json()["token"])
+    world.api(parent).post(f"/api/v1/invitations/{enrolled['guardian_invitation']['token']}/accept")
+    categories = coordinator.get(url(world.a.slug, "categories?limit=200")).get_json()["items"]
+    posted = world.api(child).post(
+        url(world.a.slug, "listings"),
+        {"kind": "offer", "title": "Kit's maths help", "category_id": categories[0]["id"]},
+    )
+    assert posted.status_code == 201, posted.get_json()
+    listing_id = posted.get_json()["id"]
+    members_see = world.api(world.a.members[0]).get(url(world.a.slug, "listings")).get_json()
+    assert listing_id in [item["id"] for item in members_see["items"]]
+
+    for outsider in (world.b.coordinator, world.b.members[0], parent):
+        api = world.api(outsider)
+        for path in ("listings", f"listings/{listing_id}", f"listings/{listing_id}/responses"):
+            assert api.get(url(world.a.slug, path)).status_code == 404, (outsider.name, path)
+    for person in (world.b.coordinator, world.b.members[0]):
+        b_listings = world.api(person).get(url(world.b.slug, "listings")).get_json()["items"]
+        assert "Kit's maths help" not in [item["title"] for item in b_listings]
+        assert world.api(person).get(url(world.b.slug, f"listings/{listing_id}")).status_code == 404
+    assert world.api().get(url(world.a.slug, "listings")).status_code == 401

@@ -225,6 +225,21 @@ def test_a_sitting_with_children_takes_no_adult_without_a_valid_check(world: Wor
     assert (
         coordinator.post(assignments, {"member_id": adult_id, "role_id": juror}).status_code == 201
     )
+    # A check that lapses before the credit: nobody is credited.
+    lapsed = {**check, "expires_on": "2020-01-01"}
+    assert (
+        coordinator.put(url(world.a.slug, f"members/{adult_id}/check"), lapsed).status_code == 200
+    )
+    sitting_url = url(world.a.slug, f"sittings/{sitting['id']}")
+    marked = coordinator.post(f"{sitting_url}/attendance", {"present": [adult_id, teen_id]})
+    assert marked.status_code == 200, marked.get_json()
+    credit = coordinator.post(f"{sitting_url}/credit", headers={"Idempotency-Key": "credit-1"})
+    assert problem(credit)["code"] == "check_expired"
+    teen_balance = coordinator.get(url(world.a.slug, f"balance?member_id={teen_id}"))
+    assert teen_balance.get_json()["balance"] == 0
+    assert coordinator.put(url(world.a.slug, f"members/{adult_id}/check"), check).status_code == 200
+    again = coordinator.post(f"{sitting_url}/credit", headers={"Idempotency-Key": "credit-2"})
+    assert again.status_code == 201, again.get_json()
     # An ordinary sitting asks for no check.
     plain = coordinator.post(url(world.a.slug, "sittings"), {"starts_at": starts}).get_json()
     assert plain["with_children"] is False

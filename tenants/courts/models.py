@@ -36,6 +36,8 @@ class Sitting(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
 
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
     place: Mapped[str | None] = mapped_column(String(200))
+    # Done with children: an adult on the rota needs a valid safeguarding check.
+    with_children: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     status: Mapped[str] = mapped_column(String(20), default="scheduled")
     attendance_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     credited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -57,6 +57,7 @@ def schedule(body: dict[str, Any], slug: str) -> dict[str, Any]:
         place=body["place"],
         roles=body["roles"],
         actor_user_id=access.user.id,
+        with_children=body["with_children"],
     )
     return sittings.describe(access.scheme, sitting, member_id=access.member.id, full=True)
 

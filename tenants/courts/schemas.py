@@ -5,7 +5,14 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from timebank.platform.api.pagination import page_schema
-from timebank.platform.api.schemas import PageQuery, Strict, free_text, minutes, object_id
+from timebank.platform.api.schemas import (
+    PageQuery,
+    Strict,
+    StrictBoolean,
+    free_text,
+    minutes,
+    object_id,
+)
 from timebank.tenants.ledger.schemas import TransactionOut
 
 MAX_ROTA = 500
@@ -21,6 +28,8 @@ class SittingIn(Strict):
     # ISO 8601; without an offset it is the scheme's local time.
     starts_at = fields.DateTime(required=True)
     place = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    # Done with children: adults on the rota need a valid safeguarding check.
+    with_children = StrictBoolean(load_default=False)
     roles = fields.List(
         fields.Nested(RoleIn), load_default=None, validate=validate.Length(min=1, max=20)
     )
@@ -68,6 +77,7 @@ class SittingOut(Schema):
     starts_at = fields.DateTime()
     place = fields.String(allow_none=True)
     status = fields.String()
+    with_children = fields.Boolean()
     attendance_recorded = fields.Boolean()
     credited_at = fields.DateTime(allow_none=True)
     roles = fields.List(fields.Nested(RoleOut))

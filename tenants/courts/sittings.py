@@ -10,6 +10,8 @@ bulk-award path in one unit of work (all or none). The sitting row is locked
 and marked ``credited`` in that same unit of work, so a second credit — a
 retry with a new key, a double click, a second coordinator — finds it
 credited and answers 422 ``already_credited``, crediting nobody twice.
+A sitting marked ``with_children`` takes no adult without a valid safeguarding
+check on its rota, nor credits one (422 ``check_expired``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from timebank.tenants.courts.models import Sitting, SittingAssignment, SittingRo
 from timebank.tenants.earning import awards
 from timebank.tenants.ledger.services import member_names
 from timebank.tenants.memberships.models import Member
+from timebank.tenants.policy import minors
 from timebank.tenants.policy.services import current_policy
 
 
@@ -65,6 +68,7 @@ def schedule_sitting(
     place: str | None,
     roles: Sequence[dict[str, Any]] | None,
     actor_user_id: int,
+    with_children: bool = False,
 ) -> Sitting:
     """Schedule a sitting; ``roles`` default to the policy's. 422 on ``roles.N.name`` for a repeat."""
     policy = require_sittings(scheme)
@@ -84,6 +88,7 @@ def schedule_sitting(
         starts_at=to_utc(scheme, starts_at),
         place=place,
         status="scheduled",
+        with_children=with_children,
         created_by=actor_user_id,
     )
     db.session.add(sitting)
@@ -167,6 +172,9 @@ def start_of_today(scheme: Scheme) -> datetime:
 # --- the rota ---------------------------------------------------------------------------
 
 
+_WITH_CHILDREN = "This sitting is done with children"
+
+
 def _open_for_changes(sitting: Sitting) -> None:
     if sitting.status == "credited":
         raise RuleViolation("This sitting has been credited already.", code="already_credited")
@@ -196,6 +204,9 @@ def _assign(
         raise FieldError("member_id", f"No member with id {member_id} in this scheme.")
     if status != "active":
         raise FieldError("member_id", f"Member {member_id} is suspended.")
+    if sitting.with_children:
+        day = local_time(scheme, sitting.starts_at).date()
+        minors.check_may_work_with_children([member_id], day, what=_WITH_CHILDREN)
     taken = db.session.execute(
         select(SittingAssignment.role_id).where(
             SittingAssignment.sitting_id == sitting.id, SittingAssignment.member_id == member_id
@@ -379,6 +390,9 @@ def credit_sitting(scheme: Scheme, sitting_id: int, *, actor_user_id: int) -> li
     if not present:
         raise RuleViolation("Nobody was present at this sitting.", code="nobody_present")
     day = local_time(scheme, sitting.starts_at)
+    if sitting.with_children:
+        ids = [a.member_id for a in present]
+        minors.check_may_work_with_children(ids, day.date(), what=_WITH_CHILDREN, field="present")
     transactions = awards.award_each(
         scheme,
         credits=[(a.member_id, minutes[a.role_id]) for a in present],
@@ -423,6 +437,7 @@ def describe(
         "local_start": local_time(scheme, sitting.starts_at),
         "place": sitting.place,
         "status": sitting.status,
+        "with_children": sitting.with_children,
         "attendance_recorded": sitting.attendance_at is not None,
         "credited_at": sitting.credited_at,
         "roles": [

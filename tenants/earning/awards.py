@@ -21,7 +21,7 @@ from timebank.platform.api.errors import ApiError
 from timebank.platform.db import atomic, db
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.earning.models import Award
-from timebank.tenants.earning.services import credit_for, resolve_activity
+from timebank.tenants.earning.services import credit_for, resolve_activity, scheme_today
 from timebank.tenants.ledger.credit_mail import notify_credit
 from timebank.tenants.ledger.models import Account
 from timebank.tenants.ledger.services import Leg, member_names, post_many, scheme_account
@@ -53,7 +53,14 @@ def award(
     activity = resolve_activity("activity_id", activity_id)
     credited = credit_for(minutes, activity)
     accounts = _award_accounts(member_ids)
-    minors.check_may_earn(scheme, member_ids, activity, field="member_ids")
+    minors.check_may_earn(
+        scheme,
+        member_ids,
+        activity,
+        field="member_ids",
+        performed_on=scheme_today(scheme),
+        minutes=credited,
+    )
     issuance = scheme_account("issuance")
     row = Award(
         scheme_id=scheme.id,
@@ -118,10 +125,12 @@ def award_each(
     The bulk-award path for awards whose amount differs per member (a court
     sitting's roles). ``credits`` is ``(member_id, minutes)`` pairs; a member
     who cannot receive credits refuses the whole award (422 on
-    ``member_ids.<index>``). Joins the caller's unit of work.
+    ``member_ids.<index>``, or a minors' rule: ``guardian_consent_required``,
+    ``minor_daily_limit``). Joins the caller's unit of work.
     """
     member_ids = [member_id for member_id, _minutes in credits]
     accounts = _award_accounts(member_ids)
+    minors.check_may_be_credited(scheme, credits)
     issuance = scheme_account("issuance")
     names = {accounts[m]: f"{name}'s balance" for m, name in member_names(member_ids).items()}
     transactions = post_many(

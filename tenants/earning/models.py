@@ -35,6 +35,8 @@ class Activity(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
     requires_note: Mapped[bool] = mapped_column(Boolean, default=False)
     # Done with children: an adult needs a valid safeguarding check to be credited for it.
     with_children: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # With the policy's ``minors.approved_activities_only``: the only activities minors earn by.
+    minors_allowed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = utcnow_column()
 
     __table_args__ = (

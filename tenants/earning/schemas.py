@@ -70,6 +70,7 @@ class ActivityIn(Strict):
     active = fields.Boolean(load_default=True)
     requires_note = fields.Boolean(load_default=False)
     with_children = fields.Boolean(load_default=False)
+    minors_allowed = fields.Boolean(load_default=False)
 
 
 class ActivityPatch(Strict):
@@ -81,6 +82,7 @@ class ActivityPatch(Strict):
     active = fields.Boolean()
     requires_note = fields.Boolean()
     with_children = fields.Boolean()
+    minors_allowed = fields.Boolean()
 
 
 class ActivityQuery(PageQuery):
@@ -97,6 +99,7 @@ class ActivityOut(Schema):
     active = fields.Boolean()
     requires_note = fields.Boolean()
     with_children = fields.Boolean()
+    minors_allowed = fields.Boolean()
 
 
 ActivityPage = page_schema(ActivityOut, "ActivityPage")

@@ -2,7 +2,8 @@
 
 A row with no e-mail adds a member without one (a *managed* member, see
 :mod:`timebank.tenants.memberships.managed`): it needs a name, may give
-``date_of_birth`` (YYYY-MM-DD) or ``age_band``, and cannot be a coordinator.
+``date_of_birth`` (YYYY-MM-DD) or ``age_band`` and a ``guardian_email`` (invited as
+the guardian in the same batch), and cannot be a coordinator.
 A managed row whose name matches a current member without e-mail is skipped,
 so importing a class list twice adds nobody twice.
 
@@ -43,7 +44,7 @@ from timebank.platform.identity.models import User
 from timebank.platform.jobs import enqueue, redis_connection, redis_key
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.memberships.managed import (
-    add_managed_member,
+    enrol_managed_member,
     managed_names,
     managed_row_problems,
 )
@@ -57,7 +58,7 @@ from timebank.tenants.memberships.services import invite
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("name", "email", "role", "date_of_birth", "age_band")
+COLUMNS = ("name", "email", "role", "date_of_birth", "age_band", "guardian_email")
 MAX_NAME = 120
 PENDING_GRACE = timedelta(minutes=15)
 GIVE_UP_AFTER = timedelta(days=2)
@@ -78,6 +79,7 @@ class Row:
     role: str
     date_of_birth: str = ""
     age_band: str = ""
+    guardian_email: str = ""
 
     @property
     def managed(self) -> bool:
@@ -109,7 +111,7 @@ def read_rows(content: str) -> list[Row]:
             raise FieldError(
                 "file",
                 f"Unknown column(s) {', '.join(unknown)}: expected name,email,role "
-                "(and date_of_birth or age_band for members without e-mail).",
+                "(and date_of_birth, age_band, guardian_email for members without e-mail).",
             )
         index = {column: columns.index(column) for column in COLUMNS if column in columns}
         rows: list[Row] = []
@@ -133,6 +135,7 @@ def read_rows(content: str) -> list[Row]:
                     role=cell("role").lower() or "member",
                     date_of_birth=cell("date_of_birth"),
                     age_band=cell("age_band").lower(),
+                    guardian_email=cell("guardian_email"),
                 )
             )
     except csv.Error as error:
@@ -159,6 +162,8 @@ def validate_rows(rows: list[Row]) -> tuple[list[Row], list[dict[str, Any]]]:
             except ValidationError as error:
                 message = error.messages[0] if isinstance(error.messages, list) else str(error)
                 problems.append(("email", str(message)))
+        if row.guardian_email:
+            problems += _guardian_problems(row)
         if row.role not in ROLES:
             problems.append(("role", "Must be one of: member, coordinator."))
         if len(row.name) > MAX_NAME:
@@ -178,6 +183,20 @@ def validate_rows(rows: list[Row]) -> tuple[list[Row], list[dict[str, Any]]]:
         else:
             valid.append(row)
     return valid, errors
+
+
+def _guardian_problems(row: Row) -> list[tuple[str, str]]:
+    """A ``guardian_email`` is for a member without e-mail, and must be an address."""
+    if not row.managed:
+        return [("guardian_email", "Only for a member without e-mail (leave email empty).")]
+    try:
+        if len(row.guardian_email) > 254:
+            raise ValidationError("Longer than 254 characters.")
+        _email(row.guardian_email)
+    except ValidationError as error:
+        message = error.messages[0] if isinstance(error.messages, list) else str(error)
+        return [("guardian_email", str(message))]
+    return []
 
 
 # --- starting and reading -----------------------------------------------------
@@ -330,12 +349,13 @@ def _next_batch(import_id: int, valid: list[Row], batch_size: int) -> bool:
             if row.name.lower() in known_names:
                 member_import.skipped += 1
                 continue
-            add_managed_member(
+            enrol_managed_member(
                 scheme,
                 name=row.name,
                 actor=actor,
                 date_of_birth=date.fromisoformat(row.date_of_birth) if row.date_of_birth else None,
                 age_band=row.age_band or None,
+                guardian_email=row.guardian_email or None,
             )
             member_import.invited += 1
         elif row.email.lower() in taken:

@@ -69,6 +69,28 @@ def add_managed_member(
     return member
 
 
+@atomic
+def enrol_managed_member(
+    scheme: Scheme,
+    *,
+    name: str,
+    actor: User,
+    date_of_birth: date | None = None,
+    age_band: str | None = None,
+    guardian_email: str | None = None,
+) -> tuple[Member, tuple[str, Invitation] | None]:
+    """Add a managed member and, when named, invite their guardian in the same unit of work."""
+    member = add_managed_member(
+        scheme, name=name, actor=actor, date_of_birth=date_of_birth, age_band=age_band
+    )
+    if not guardian_email:
+        return member, None
+    invitation = invite(
+        scheme, email=guardian_email, role="guardian", actor=actor, member_id=member.id
+    )
+    return member, invitation
+
+
 def managed_row_problems(
     *, name: str, role: str, date_of_birth: str, age_band: str
 ) -> list[tuple[str, str]]:

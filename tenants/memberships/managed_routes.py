@@ -47,12 +47,13 @@ cards_blp = Blueprint(
 def add_member(body: dict[str, Any], slug: str) -> dict[str, Any]:
     """Add a member with a name and no e-mail (no login of their own)."""
     access = scheme_access(slug, write=True, coordinator=True)
-    member = managed.add_managed_member(
+    member, invitation = managed.enrol_managed_member(
         access.scheme,
         name=body["name"],
         actor=access.user,
         date_of_birth=body["date_of_birth"],
         age_band=body["age_band"],
+        guardian_email=body["guardian_email"],
     )
     return {
         "member_id": member.id,
@@ -61,6 +62,9 @@ def add_member(body: dict[str, Any], slug: str) -> dict[str, Any]:
         "status": member.status,
         "managed": True,
         "age_band": minors.age_band(member),
+        "guardian_invitation": (
+            {"token": invitation[0], "expires_at": invitation[1].expires_at} if invitation else None
+        ),
     }
 
 

@@ -14,6 +14,10 @@ class ManagedMemberIn(Strict):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     date_of_birth = fields.Date(load_default=None, allow_none=True)
     age_band = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(AGE_BANDS))
+    # A guardian named at enrolment: invited at once (as ``POST …/guardians``).
+    guardian_email = fields.Email(
+        load_default=None, allow_none=True, validate=validate.Length(max=254)
+    )
 
     @validates("name")
     def _name(self, value: str, **kwargs: object) -> None:
@@ -38,6 +42,10 @@ class ManagedMemberOut(Schema):
     status = fields.String()
     managed = fields.Boolean()
     age_band = fields.String(allow_none=True)
+    guardian_invitation = fields.Nested(
+        Schema.from_dict({"token": fields.String(), "expires_at": fields.DateTime()}),
+        allow_none=True,
+    )
 
 
 class CardIn(Strict):

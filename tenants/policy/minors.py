@@ -5,7 +5,8 @@ from ``age_band`` alone; a member with neither counts as an adult. The policy's
 ``minors`` section says below which age a guardian's consent is needed
 (``consent_below_age``), whether minors may pay or be paid directly
 (``peer_transfers``) and how many minutes a minor may earn a day
-(``max_minutes_per_day``). An activity marked ``with_children`` credits an
+(``max_minutes_per_day``: claims of the day, and awards and a sitting's credits
+on the day they are credited). An activity marked ``with_children`` credits an
 adult only with a safeguarding check that has not expired.
 
 These are the live rules: the earning services (claims, approvals, awards) and
@@ -18,8 +19,9 @@ reads memberships and activities as rows only.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -28,6 +30,7 @@ from timebank.platform.db import db
 from timebank.platform.identity.models import User
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.earning.models import Activity, Claim
+from timebank.tenants.ledger.models import Account, Posting, Transaction
 from timebank.tenants.memberships.models import GuardianConsent, Member, SafeguardingCheck
 from timebank.tenants.policy.services import current_policy
 
@@ -128,6 +131,17 @@ def check_may_earn(
     members = _members(member_ids)
     consents = latest_consents(m.id for m, _ in members if needs_consent(m, policy))
     today = performed_on or date.today()
+    if policy["minors"]["approved_activities_only"] and not activity.minors_allowed:
+        barred = [(m, name) for m, name in members if is_minor(m, today)]
+        if barred:
+            raise _refusal(
+                f"“{activity.name}” is not an activity for children in {scheme.name}: "
+                f"{', '.join(name for _, name in barred)} cannot be credited for it. A "
+                "coordinator can mark it “Children may earn by it”. Nobody was credited.",
+                code="activity_not_for_minors",
+                field=field,
+                member_ids=[m.id for m, _ in barred],
+            )
     no_consent = [
         (m, name) for m, name in members if consent_state(m, policy, consents) in _REFUSED
     ]
@@ -142,23 +156,72 @@ def check_may_earn(
             member_ids=[m.id for m, _ in no_consent],
         )
     if activity.with_children:
-        adults = [(m, name) for m, name in members if not is_minor(m)]
-        valid = _valid_checks([m.id for m, _ in adults], today)
-        unchecked = [(m, name) for m, name in adults if m.id not in valid]
-        if unchecked:
-            names = ", ".join(name for _, name in unchecked)
-            raise _refusal(
-                f"“{activity.name}” is done with children: {names} needs a safeguarding check "
-                f"valid on {today.isoformat()}. Record or renew the check on the member's page "
-                "(Safeguarding), then credit again. Nobody was credited.",
-                code="check_expired",
-                field=field,
-                member_ids=[m.id for m, _ in unchecked],
-            )
-    _check_daily_limit(scheme, policy, members, today, minutes)
+        _check_adults_checked(
+            members,
+            today,
+            f"“{activity.name}” is done with children",
+            "then credit again. Nobody was credited.",
+            field=field,
+        )
+    _check_daily_limit(scheme, policy, members, today, {m.id: minutes for m, _ in members})
+
+
+def check_may_be_credited(
+    scheme: Scheme, credits: Sequence[tuple[int, int]], *, day: date | None = None
+) -> None:
+    """Refuse crediting ``(member_id, minutes)`` pairs without an activity (a sitting's roles).
+
+    422 ``guardian_consent_required`` or ``minor_daily_limit`` (on ``day``, the
+    scheme's today by default), as for awards; nobody is credited.
+    """
+    policy = current_policy(scheme)
+    members = _members([member_id for member_id, _ in credits])
+    consents = latest_consents(m.id for m, _ in members if needs_consent(m, policy))
+    no_consent = [
+        (m, name) for m, name in members if consent_state(m, policy, consents) in _REFUSED
+    ]
+    if no_consent:
+        names = ", ".join(name for _, name in no_consent)
+        raise _refusal(
+            f"No guardian's consent is recorded for {names}: a child under "
+            f"{policy['minors']['consent_below_age']} earns nothing until a guardian gives "
+            "consent (invite one from the member's page). Nobody was credited.",
+            code="guardian_consent_required",
+            field="member_ids",
+            member_ids=[m.id for m, _ in no_consent],
+        )
+    today = day or datetime.now(UTC).astimezone(ZoneInfo(scheme.timezone)).date()
+    _check_daily_limit(scheme, policy, members, today, dict(credits))
 
 
 _REFUSED = ("required", "withdrawn")
+
+
+def check_may_work_with_children(
+    member_ids: Sequence[int], day: date, *, what: str, field: str = "member_id"
+) -> None:
+    """422 ``check_expired``: an adult among ``member_ids`` without a check valid on ``day``.
+
+    For work with children that is assigned rather than credited (a sitting's rota).
+    """
+    _check_adults_checked(_members(member_ids), day, what, "then assign them again.", field=field)
+
+
+def _check_adults_checked(
+    members: list[tuple[Member, str]], day: date, what: str, then: str, *, field: str
+) -> None:
+    adults = [(m, name) for m, name in members if not is_minor(m, day)]
+    valid = _valid_checks([m.id for m, _ in adults], day)
+    unchecked = [(m, name) for m, name in adults if m.id not in valid]
+    if unchecked:
+        names = ", ".join(name for _, name in unchecked)
+        raise _refusal(
+            f"{what}: {names} needs a safeguarding check valid on {day.isoformat()}. "
+            f"Record or renew the check on the member's page (Safeguarding), {then}",
+            code="check_expired",
+            field=field,
+            member_ids=[m.id for m, _ in unchecked],
+        )
 
 
 def _refusal(message: str, *, code: str, field: str, member_ids: list[int]) -> ApiError:
@@ -182,11 +245,16 @@ def _check_daily_limit(
     policy: dict[str, Any],
     members: list[tuple[Member, str]],
     day: date,
-    minutes: int,
+    minutes: dict[int, int],
 ) -> None:
+    """Each minor's claims (approved, pending) of ``day`` + credits of ``day`` not from claims.
+
+    Awards and a sitting's credits have no date of their own: they count on the
+    day they are credited (the scheme's time zone).
+    """
     limit = policy["minors"]["max_minutes_per_day"]
-    minors = [(m, name) for m, name in members if is_minor(m, day)]
-    if limit is None or not minors or minutes <= 0:
+    minors = [(m, name) for m, name in members if is_minor(m, day) and minutes.get(m.id, 0) > 0]
+    if limit is None or not minors:
         return
     used = dict(
         db.session.execute(
@@ -199,7 +267,9 @@ def _check_daily_limit(
             .group_by(Claim.member_id)
         ).all()
     )
-    over = [(m, name) for m, name in minors if int(used.get(m.id, 0)) + minutes > limit]
+    for member_id, credited in _other_credits(scheme, [m.id for m, _ in minors], day).items():
+        used[member_id] = int(used.get(member_id, 0)) + credited
+    over = [(m, name) for m, name in minors if int(used.get(m.id, 0)) + minutes[m.id] > limit]
     if over:
         names = ", ".join(name for _, name in over)
         raise _refusal(
@@ -209,6 +279,34 @@ def _check_daily_limit(
             field="minutes",
             member_ids=[m.id for m, _ in over],
         )
+
+
+def _other_credits(scheme: Scheme, member_ids: list[int], day: date) -> dict[int, int]:
+    """Member id → minutes earned on ``day`` (local) other than by claims (awards, sittings)."""
+    zone = ZoneInfo(scheme.timezone)
+    start = datetime.combine(day, time(), zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)
+    from_claims = select(Claim.transaction_id).where(Claim.transaction_id.is_not(None))
+    rows = db.session.execute(
+        select(Account.member_id, func.coalesce(func.sum(Posting.amount), 0))
+        .join(
+            Posting, (Posting.scheme_id == Account.scheme_id) & (Posting.account_id == Account.id)
+        )
+        .join(
+            Transaction,
+            (Transaction.scheme_id == Posting.scheme_id)
+            & (Transaction.id == Posting.transaction_id),
+        )
+        .where(
+            Account.member_id.in_(member_ids),
+            Transaction.kind == "earn",
+            Transaction.created_at >= start,
+            Transaction.created_at < end,
+            Transaction.id.not_in(from_claims),
+        )
+        .group_by(Account.member_id)
+    ).all()
+    return {int(member_id): int(total) for member_id, total in rows if member_id is not None}
 
 
 def check_minor_transfer(scheme: Scheme, payer: Member, payee_id: int) -> None:

@@ -109,6 +109,7 @@ MINORS_DEFAULTS: dict[str, Any] = {
     "consent_below_age": 16,
     "peer_transfers": False,
     "max_minutes_per_day": None,
+    "approved_activities_only": False,
 }
 
 
@@ -120,6 +121,8 @@ class MinorsPolicy(Strict):
     consent_below_age = fields.Integer(strict=True, required=True, validate=validate.Range(0, 18))
     peer_transfers = StrictBoolean(required=True)
     max_minutes_per_day = _minutes(required=True, allow_none=True)
+    # Minors earn only by activities marked ``minors_allowed`` (added later: optional).
+    approved_activities_only = StrictBoolean(load_default=False)
 
 
 SITTINGS_DEFAULTS: dict[str, Any] = {

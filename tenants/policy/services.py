@@ -48,7 +48,8 @@ def policy_document(scheme: Scheme, version: int | None = None) -> dict[str, Any
         cached = {"version": row.version, **row.document}
         # Sections added after a version was written read as their defaults.
         cached.setdefault("listings", dict(LISTINGS_DEFAULTS))
-        cached.setdefault("minors", dict(MINORS_DEFAULTS))
+        # Keys added to a section later (``minors.approved_activities_only``) too.
+        cached["minors"] = {**MINORS_DEFAULTS, **cached.get("minors", {})}
         cached.setdefault("sittings", sittings_default())
         cached.setdefault("orders", dict(ORDERS_DEFAULTS))
         cached.setdefault("groups", dict(GROUPS_DEFAULTS))

@@ -179,6 +179,7 @@ def test_minors_cannot_pay_or_be_paid_when_the_policy_says_so(
         "consent_below_age": 16,
         "peer_transfers": False,
         "max_minutes_per_day": None,
+        "approved_activities_only": False,
     }
     policy["peer_transfers"]["enabled"] = True
     policy["minors"]["max_minutes_per_day"] = 45

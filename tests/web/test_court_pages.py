@@ -233,3 +233,38 @@ def test_the_rules_page_turns_sittings_on_and_keeps_what_it_does_not_show(
     assert "court sittings" in text(pages.get("/s/alpha-bank/manage/rules"))
     assert pages.get("/s/alpha-bank/manage/sittings").status_code == 200
     assert "Sittings" in text(pages.get("/s/alpha-bank/manage/"))
+
+
+def test_a_sitting_with_children_refuses_an_adult_without_a_check(
+    court: Court, pages: Pages
+) -> None:
+    pages.login(court.coordinator)
+    base = "/s/river-court/manage/sittings"
+    assert 'name="with_children"' in pages.get(base).get_data(as_text=True)
+    tomorrow = (local_today() + timedelta(days=1)).isoformat()
+    made = pages.post(
+        base,
+        {
+            "date": tomorrow,
+            "time": "17:30",
+            "with_children": "yes",
+            "role_0_name": "Juror",
+            "role_0_minutes": "2",
+            "role_0_places": "3",
+        },
+    )
+    assert made.status_code == 302, text(made)
+    sitting_id = sitting_id_of(made.headers["Location"])
+    api = court.world.api(court.coordinator)
+    sitting = api.get(court.url(f"sittings/{sitting_id}")).get_json()
+    assert sitting["with_children"] is True
+    juror = sitting["roles"][0]["id"]
+    ann = court.members[0]
+    refused = pages.post(
+        f"{base}/{sitting_id}",
+        {"action": "assign", "member_id": court.member_id(ann), "role_id": juror},
+    )
+    assert refused.status_code == 422 and "needs a safeguarding check" in text(refused)
+    # The other court sees nothing of it.
+    other = court.world.api(court.other.coordinator)
+    assert other.get(court.url(f"sittings/{sitting_id}")).status_code == 404

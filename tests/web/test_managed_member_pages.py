@@ -111,3 +111,45 @@ def test_checks_and_the_guardian_page(world: World, pages: Pages) -> None:
     assert guardian.get("/s/alpha-bank/").status_code == 404
     stranger = Pages(world.app).login(world.b.members[0])
     assert "Kit Young" not in text(stranger.get("/guardian"))
+
+
+def test_a_guardian_can_be_named_on_the_add_member_form(world: World, pages: Pages) -> None:
+    pages.login(world.a.coordinator)
+    assert "guardian" in text(pages.get("/s/alpha-bank/manage/members")).lower()
+    bad = pages.post(
+        "/s/alpha-bank/manage/members/new",
+        {"name": "Kit Young", "age_band": "11_15", "guardian_email": "nonsense"},
+    )
+    assert bad.status_code == 302
+    assert "Enter an e-mail address" in text(pages.get("/s/alpha-bank/manage/members"))
+    added = pages.post(
+        "/s/alpha-bank/manage/members/new",
+        {"name": "Kit Young", "age_band": "11_15", "guardian_email": "pam@example.test"},
+    )
+    assert added.status_code == 302, text(added)
+    member_id = _member_id_of(world, "Kit Young")
+    page = text(pages.get(f"/s/alpha-bank/manage/members/{member_id}"))
+    assert "An invitation was sent to pam@example.test" in page
+
+
+def test_the_activity_form_marks_an_activity_for_children(world: World, pages: Pages) -> None:
+    pages.login(world.a.coordinator)
+    form = pages.get("/s/alpha-bank/manage/activities").get_data(as_text=True)
+    assert 'name="minors_allowed"' in form
+    made = pages.post(
+        "/s/alpha-bank/manage/activities",
+        {"name": "Tutoring", "rate": "1", "approval": "auto", "minors_allowed": "yes"},
+    )
+    assert made.status_code == 302
+    items = (
+        world.api(world.a.coordinator)
+        .get(f"/api/v1/schemes/{world.a.slug}/activities?limit=200")
+        .get_json()["items"]
+    )
+    tutoring = next(item for item in items if item["name"] == "Tutoring")
+    assert tutoring["minors_allowed"] is True
+    edit = pages.get(f"/s/alpha-bank/manage/activities/{tutoring['id']}").get_data(as_text=True)
+    assert 'name="minors_allowed" value="yes" checked' in edit
+    # Another scheme's activity list does not show it.
+    other = world.api(world.b.coordinator).get(f"/api/v1/schemes/{world.b.slug}/activities")
+    assert "Tutoring" not in [item["name"] for item in other.get_json()["items"]]

@@ -169,6 +169,7 @@ def manage_sittings(slug: str) -> Any:
                 place=place,
                 roles=roles,
                 actor_user_id=access.user.id,
+                with_children=form.get("with_children", "") == "yes",
             )
         if sent.ok:
             flash("Sitting scheduled. Now put members on its rota.")

@@ -72,6 +72,7 @@ def _activity_fields(form: Form) -> dict[str, Any]:
         or "policy",
         "active": form.get("active", "") == "yes" if "active" in form.values else True,
         "with_children": form.get("with_children", "") == "yes",
+        "minors_allowed": form.get("minors_allowed", "") == "yes",
     }
 
 
@@ -87,6 +88,7 @@ def activity(slug: str, activity_id: int) -> Any:
             "approval": found.approval,
             "active": "yes" if found.active else "",
             "with_children": "yes" if found.with_children else "",
+            "minors_allowed": "yes" if found.minors_allowed else "",
         }
     )
     status = 200

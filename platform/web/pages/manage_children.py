@@ -61,19 +61,32 @@ def member_extras(member_id: int) -> dict[str, Any]:
 @bp.route("/members/new", methods=["POST"])
 def add_managed_member(slug: str) -> Any:
     form = Form.from_request()
-    with Submission(form, {"name": "managed-name", "age_band": "managed-age_band"}) as sent:
+    fields = {"name": "managed-name", "age_band": "managed-age_band"}
+    with Submission(form, fields | {"guardian_email": "managed-guardian_email"}) as sent:
         name = read_text(form, "name", required=True, max_length=120)
         band = read_choice(form, "age_band", ("", *AGE_BANDS), message="Choose an age band.")
         born = read_date(form, "date_of_birth") if form.get("date_of_birth") else None
         if born is not None and band:
             form.add("age_band", "Give a date of birth or an age band, not both.")
+        guardian_email = read_text(form, "guardian_email", max_length=254)
+        if guardian_email and "@" not in guardian_email:
+            form.add("guardian_email", "Enter an e-mail address like name@example.org.")
         form.check()
         access = page_access(write=True, coordinator=True)
-        member = managed.add_managed_member(
-            access.scheme, name=name, actor=access.user, date_of_birth=born, age_band=band or None
+        member, _invitation = managed.enrol_managed_member(
+            access.scheme,
+            name=name,
+            actor=access.user,
+            date_of_birth=born,
+            age_band=band or None,
+            guardian_email=guardian_email or None,
         )
     if sent.ok:
-        flash(f"{name} is now a member (without e-mail). Print a sign-in card below if needed.")
+        invited = f" An invitation was sent to {guardian_email}." if guardian_email else ""
+        flash(
+            f"{name} is now a member (without e-mail).{invited} "
+            "Print a sign-in card below if needed."
+        )
         return redirect(url_for("manage.member", slug=slug, member_id=member.id))
     flash(
         form.message

@@ -24,6 +24,7 @@ def test_templates_seed_their_activities(app: Flask, world: World) -> None:
         "active": True,
         "requires_note": False,
         "with_children": False,
+        "minors_allowed": False,
     }
     assert items["Running a skills workshop"]["rate"] == "1.5"
     assert items["Community clean-up day"]["approval"] == "coordinator"
@@ -54,6 +55,7 @@ def test_coordinator_creates_activities_with_exact_rates(app: Flask, world: Worl
         "active": True,
         "requires_note": False,
         "with_children": False,
+        "minors_allowed": False,
     }
     for given, stored in (("1.5", "1.5"), ("0.25", "0.25"), ("1.50", "1.5"), ("2", "2"), (3, "3")):
         response = api.post(

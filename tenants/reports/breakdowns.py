@@ -83,7 +83,7 @@ def earned_by_member(start: datetime, end: datetime) -> dict[int, int]:
         )
         .group_by(Account.member_id)
     ).all()
-    return {int(member): int(minutes or 0) for member, minutes in rows if minutes}
+    return {int(member): int(minutes) for member, minutes in rows if member is not None and minutes}
 
 
 def by_partner(start: datetime, end: datetime) -> list[dict[str, Any]]:

@@ -1,10 +1,11 @@
 """The impact report's breakdowns by partner, by group and by age band.
 
-Each is one grouped query over the period's instants (no summary table):
+Two sums per day, stored by the daily job (``report_partner_days``,
+``report_earn_days``, :mod:`.summaries`) and computed live for the days after:
 minutes spent per partner (``spend`` transactions by their redemption's
 ``partner_id``; ``None``: the scheme's own rewards), and minutes earned per
 member (``earn`` credits to members' accounts), shared by the group and the
-age-band tables. A member in several groups counts in each of them, so group
+age-band tables (groups and ages are read when the report is made). A member in several groups counts in each of them, so group
 rows may add up to more than the minutes earned. Age bands: the band derived
 from ``date_of_birth`` on the period's last day, else ``age_band``, else "not
 recorded"; the table is empty unless at least one member of the scheme has one.
@@ -86,8 +87,8 @@ def earned_by_member(start: datetime, end: datetime) -> dict[int, int]:
     return {int(member): int(minutes) for member, minutes in rows if member is not None and minutes}
 
 
-def by_partner(start: datetime, end: datetime) -> list[dict[str, Any]]:
-    minutes = partner_minutes(start, end)
+def by_partner(minutes: dict[int | None, int]) -> list[dict[str, Any]]:
+    """Rows of :func:`partner_minutes`' totals, with the partners' names."""
     names = {
         int(row.id): row.name
         for row in db.session.execute(

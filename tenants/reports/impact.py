@@ -168,11 +168,9 @@ def scheme_report(scheme: Scheme, first: date, last: date, *, retention: bool = 
 
 
 def _breakdowns(scheme: Scheme, report: Report, active: set[int]) -> None:
-    """By partner, group and age band (:mod:`.breakdowns`): one grouped query each."""
-    start = summaries.day_start(scheme, report.first)
-    end = summaries.day_start(scheme, report.last + timedelta(days=1))
-    report.by_partner = breakdowns.by_partner(start, end)
-    earned = breakdowns.earned_by_member(start, end)
+    """By partner, group and age band (:mod:`.breakdowns`), from the summary tables."""
+    partners, earned = summaries.breakdown_sums(scheme, report.first, report.last)
+    report.by_partner = breakdowns.by_partner(partners)
     report.by_group = breakdowns.by_group(earned)
     report.by_age_band = breakdowns.by_age_band(active, earned, report.last)
 

@@ -106,11 +106,7 @@ def summarise(app: Flask, scheme_id: int, through: date | None) -> None:
         scheme = db.session.get(Scheme, scheme_id)
         assert scheme is not None
         if through is None:
-            for model in (
-                summaries.ReportDay,
-                summaries.ReportMemberMonth,
-                summaries.ReportActivityDay,
-            ):
+            for model in summaries.SUMMARY_MODELS:
                 db.session.execute(delete(model))
             db.session.execute(delete(ReportProgress))
         else:

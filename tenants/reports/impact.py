@@ -163,11 +163,11 @@ def scheme_report(scheme: Scheme, first: date, last: date, *, retention: bool = 
     report.by_activity, report.by_category = _activities(figures.activities)
     if retention:
         report.retention = retention_months(scheme, last, rows)
-        _breakdowns(scheme, report, figures.active)
+        add_breakdowns(scheme, report, figures.active)
     return report
 
 
-def _breakdowns(scheme: Scheme, report: Report, active: set[int]) -> None:
+def add_breakdowns(scheme: Scheme, report: Report, active: set[int]) -> None:
     """By partner, group and age band (:mod:`.breakdowns`), from the summary tables."""
     partners, earned = summaries.breakdown_sums(scheme, report.first, report.last)
     report.by_partner = breakdowns.by_partner(partners)

@@ -5,8 +5,9 @@ Two sums per day, stored by the daily job (``report_partner_days``,
 minutes spent per partner (``spend`` transactions by their redemption's
 ``partner_id``; ``None``: the scheme's own rewards), and minutes earned per
 member (``earn`` credits to members' accounts), shared by the group and the
-age-band tables (groups and ages are read when the report is made). A member in several groups counts in each of them, so group
-rows may add up to more than the minutes earned. Age bands: the band derived
+age-band tables (groups and ages are read when the report is made). A member
+in several groups counts in each of them, so group rows may add up to more
+than the minutes earned. Age bands: the band derived
 from ``date_of_birth`` on the period's last day, else ``age_band``, else "not
 recorded"; the table is empty unless at least one member of the scheme has one.
 """

@@ -1,7 +1,9 @@
 """Impact report breakdowns: minutes earned per member and day (by group and age band)
 and minutes spent per partner and day (``report_earn_days``, ``report_partner_days``:
 see tenants/reports/models.py). Summary tables as 0012's, with row-level security on
-PostgreSQL; rebuilt from the ledger by the daily job (``summarise(rebuild=True)``).
+PostgreSQL. The schemes' summary progress is forgotten, so the next daily job
+summarises every day again from the first (filling the new tables; until then a
+report reads the ledger live: slower, never wrong).
 
 Revision ID: 0017
 Revises: 0015
@@ -51,6 +53,8 @@ def upgrade():
                 f"CREATE POLICY tenant_isolation ON {table} "
                 f"USING ({RLS_CONDITION}) WITH CHECK ({RLS_CONDITION})"
             )
+        op.execute("SELECT set_config('app.all_schemes', 'on', true)")
+    op.execute("DELETE FROM report_progress")
 
 
 def downgrade():

@@ -14,7 +14,10 @@ transactions over the last 365 days written in bulk SQL as the owner: a third
 - ``job``: the daily summary job over the whole year (first run: every day);
 - ``summarised``: the year's report read from the summary tables (today live), the
   median of ``--repeat`` runs — the figure with the < 1 s target;
-- ``quarter``: a quarter's report, summarised.
+- ``quarter``: a quarter's report, summarised;
+- ``breakdowns``: the year's breakdowns by partner, group and age band alone, summarised
+  (included in ``summarised``). The seed puts every
+  member in a group, every other member in a second, and an age band on a third of them.
 
 Prints a table and writes ``bench/results/impact-latest.json`` (``--output``).
 """
@@ -34,7 +37,14 @@ from typing import Any
 import psycopg
 
 from bench.database import BenchDatabase
-from bench.fixtures import BenchScheme, add_members, bench_app, create_bench_scheme, settle
+from bench.fixtures import (
+    BenchScheme,
+    add_members,
+    bench_app,
+    create_bench_scheme,
+    rechain,
+    settle,
+)
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -118,11 +128,12 @@ def seed(owner_url: str, scheme: BenchScheme, postings: int) -> dict[str, Any]:
         conn.execute(
             """
             INSERT INTO postings
-                (scheme_id, id, transaction_id, account_id, amount, balance_after, account_version)
+                (scheme_id, id, transaction_id, account_id, amount, balance_after, account_version,
+                 prev_hash, hash)
             SELECT %(scheme)s, %(posting_base)s + row_number() OVER (ORDER BY l.tx_id, l.leg) - 1,
                    l.tx_id, l.account_id, l.amount,
                    acc.balance + sum(l.amount) OVER chain,
-                   acc.version + row_number() OVER chain
+                   acc.version + row_number() OVER chain, '', ''
               FROM (SELECT tx_id, 0 AS leg, payer AS account_id, -amount AS amount FROM gen_tx
                     UNION ALL
                     SELECT tx_id, 1, payee, amount FROM gen_tx) l
@@ -142,6 +153,41 @@ def seed(owner_url: str, scheme: BenchScheme, postings: int) -> dict[str, Any]:
                    g.created::date, 'approved', g.tx_id, %(actor)s, %(actor)s, g.created, g.created
               FROM gen_tx g JOIN accounts a ON a.scheme_id = %(scheme)s AND a.id = g.payee
              WHERE g.kind = 'earn'
+            """,
+            params,
+        )
+        rechain(conn, scheme.id)  # the postings' hash chains (migration 0013)
+        # Ten groups (every member in one, every other member in a second) and an age band
+        # for a third of the members: the report's breakdowns by group and age band.
+        group_base = reserve("groups", 10)
+        params |= {
+            "group_base": group_base,
+            "link_base": reserve("group_members", 2 * len(members)),
+        }
+        conn.execute(
+            """
+            INSERT INTO groups (scheme_id, id, name, kind)
+            SELECT %(scheme)s, %(group_base)s + g, 'Group ' || g, 'other'
+              FROM generate_series(0, 9) g
+            """,
+            params,
+        )
+        conn.execute(
+            """
+            INSERT INTO group_members (scheme_id, id, group_id, member_id)
+            SELECT %(scheme)s, %(link_base)s + row_number() OVER (ORDER BY l.g, l.id) - 1,
+                   %(group_base)s + l.g, l.id
+              FROM (SELECT id, number %% 10 AS g FROM members WHERE scheme_id = %(scheme)s
+                    UNION ALL
+                    SELECT id, (number + 3) %% 10 FROM members
+                     WHERE scheme_id = %(scheme)s AND number %% 2 = 0) l
+            """,
+            params,
+        )
+        conn.execute(
+            """
+            UPDATE members SET age_band = (ARRAY['under_11', '11_15', '16_17', 'adult'])[1 + number %% 4]
+             WHERE scheme_id = %(scheme)s AND number %% 3 = 0
             """,
             params,
         )
@@ -207,7 +253,26 @@ def measure(app: Any, scheme_id: int, repeat: int) -> dict[str, Any]:
         same = {name: getattr(live, name) for name in impact.TOTALLED} == {
             name: getattr(summarised, name) for name in impact.TOTALLED
         }
-        results["summarised_equals_live"] = same and live.by_activity == summarised.by_activity
+        active = summaries.period_figures(scheme, *year).active  # read by the report anyway
+        breakdown_runs = []
+        for _ in range(repeat):
+            seconds, _split = timed(
+                lambda: impact.add_breakdowns(scheme, impact.Report(*year), active)
+            )
+            db.session.rollback()
+            breakdown_runs.append(seconds)
+        results["breakdowns_s"] = round(statistics.median(breakdown_runs), 3)
+        results["breakdown_rows"] = {
+            "partners": len(summarised.by_partner),
+            "groups": len(summarised.by_group),
+            "age_bands": len(summarised.by_age_band),
+        }
+        results["summarised_equals_live"] = (
+            same
+            and live.by_activity == summarised.by_activity
+            and (live.by_partner, live.by_group, live.by_age_band)
+            == (summarised.by_partner, summarised.by_group, summarised.by_age_band)
+        )
         results["figures"] = {name: getattr(summarised, name) for name in impact.TOTALLED}
     return results
 

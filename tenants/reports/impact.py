@@ -20,7 +20,7 @@ from timebank.platform.db import db
 from timebank.platform.schemes.models import Scheme
 from timebank.tenants.earning.models import Activity
 from timebank.tenants.memberships.models import Member
-from timebank.tenants.reports import summaries
+from timebank.tenants.reports import breakdowns, summaries
 
 PRESETS = ("month", "quarter", "year", "launch")
 RETENTION_MONTHS = 12
@@ -42,6 +42,9 @@ class Report:
     by_activity: list[dict[str, Any]] = field(default_factory=list)
     by_category: list[dict[str, Any]] = field(default_factory=list)
     retention: list[dict[str, Any]] = field(default_factory=list)
+    by_partner: list[dict[str, Any]] = field(default_factory=list)
+    by_group: list[dict[str, Any]] = field(default_factory=list)
+    by_age_band: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +61,9 @@ class Report:
             "by_activity": self.by_activity,
             "by_category": self.by_category,
             "retention": self.retention,
+            "by_partner": self.by_partner,
+            "by_group": self.by_group,
+            "by_age_band": self.by_age_band,
         }
 
 
@@ -127,7 +133,8 @@ def check_period(first: date, last: date) -> None:
 
 
 def scheme_report(scheme: Scheme, first: date, last: date, *, retention: bool = True) -> Report:
-    """A scheme's figures for the local days ``first``…``last``. In its scheme context."""
+    """A scheme's figures for the local days ``first``…``last``. In its scheme context.
+    ``retention=False``: the totals only (no retention months, no breakdowns)."""
     check_period(first, last)
     # The stored member months of the period and of the retention months, read once.
     start = min(first, retention_start(last)) if retention else first
@@ -156,7 +163,16 @@ def scheme_report(scheme: Scheme, first: date, last: date, *, retention: bool = 
     report.by_activity, report.by_category = _activities(figures.activities)
     if retention:
         report.retention = retention_months(scheme, last, rows)
+        add_breakdowns(scheme, report, figures.active)
     return report
+
+
+def add_breakdowns(scheme: Scheme, report: Report, active: set[int]) -> None:
+    """By partner, group and age band (:mod:`.breakdowns`), from the summary tables."""
+    partners, earned = summaries.breakdown_sums(scheme, report.first, report.last)
+    report.by_partner = breakdowns.by_partner(partners)
+    report.by_group = breakdowns.by_group(earned)
+    report.by_age_band = breakdowns.by_age_band(active, earned, report.last)
 
 
 def _activities(minutes: dict[int, int]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

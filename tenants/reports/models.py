@@ -74,3 +74,29 @@ class ReportProgress(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
     updated_at: Mapped[datetime] = utcnow_column()
 
     __table_args__ = (UniqueConstraint("scheme_id"),)
+
+
+class ReportEarnDay(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
+    """Minutes credited to one member by ``earn`` transactions on a local day (for the
+    breakdowns by group and age band: a member's groups and age are looked up when read)."""
+
+    __tablename__ = "report_earn_days"
+
+    day: Mapped[date] = mapped_column(Date)
+    member_id: Mapped[int] = mapped_column(BigInteger)
+    minutes: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (UniqueConstraint("scheme_id", "day", "member_id"),)
+
+
+class ReportPartnerDay(TenantScoped, db.Model):  # type: ignore[name-defined,misc]
+    """Minutes of ``spend`` transactions on a local day by their redemption's partner
+    (``partner_id`` 0: the scheme's own rewards)."""
+
+    __tablename__ = "report_partner_days"
+
+    day: Mapped[date] = mapped_column(Date)
+    partner_id: Mapped[int] = mapped_column(BigInteger)
+    minutes: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (UniqueConstraint("scheme_id", "day", "partner_id"),)

@@ -39,6 +39,26 @@ class RetentionMonth(Schema):
     retained = fields.Integer(metadata={"description": "also active the month before"})
 
 
+class PartnerMinutes(Schema):
+    partner_id = fields.Integer(allow_none=True, metadata={"description": "null: own rewards"})
+    name = fields.String()
+    minutes = fields.Integer()
+
+
+class GroupMinutes(Schema):
+    group_id = fields.Integer()
+    name = fields.String()
+    members_earning = fields.Integer()
+    minutes = fields.Integer()
+
+
+class AgeBandFigures(Schema):
+    band = fields.String(metadata={"example": "16_17"})
+    name = fields.String()
+    active_members = fields.Integer()
+    minutes_earned = fields.Integer()
+
+
 class _Figures(Schema):
     from_ = fields.Date(data_key="from")
     to = fields.Date()
@@ -56,6 +76,9 @@ class ReportOut(_Figures):
     by_activity = fields.List(fields.Nested(ActivityMinutes))
     by_category = fields.List(fields.Nested(CategoryMinutes))
     retention = fields.List(fields.Nested(RetentionMonth))
+    by_partner = fields.List(fields.Nested(PartnerMinutes))
+    by_group = fields.List(fields.Nested(GroupMinutes))
+    by_age_band = fields.List(fields.Nested(AgeBandFigures))
 
 
 class SchemeFigures(Schema):

@@ -35,12 +35,19 @@ from timebank.tenants.ledger.models import (
     posting_account,
     posting_transaction,
 )
+from timebank.tenants.reports import breakdowns
 from timebank.tenants.reports.models import (
     ReportActivityDay,
     ReportDay,
+    ReportEarnDay,
     ReportMemberMonth,
+    ReportPartnerDay,
     ReportProgress,
 )
+
+SUMMARY_MODELS = (ReportDay, ReportMemberMonth, ReportActivityDay, ReportEarnDay, ReportPartnerDay)
+# ``report_partner_days.partner_id`` of the scheme's own rewards (no partner).
+NO_PARTNER = 0
 
 # Re-summarised on every run although already summarised: a transaction committed just
 # after midnight may carry a time stamp from before it.
@@ -208,6 +215,42 @@ def period_figures(
     return figures
 
 
+def breakdown_sums(
+    scheme: Scheme, first: date, last: date
+) -> tuple[dict[int | None, int], dict[int, int]]:
+    """Minutes spent per partner and earned per member over the local days
+    ``first``…``last``: stored days in one grouped query each, then the live tail."""
+    partners: dict[int | None, int] = {}
+    earned: dict[int, int] = {}
+    through = summarised_through()
+    if through is not None and first <= through:
+        stored_last = min(last, through)
+        for partner, minutes in db.session.execute(
+            select(ReportPartnerDay.partner_id, func.sum(ReportPartnerDay.minutes))
+            .where(ReportPartnerDay.day >= first, ReportPartnerDay.day <= stored_last)
+            .group_by(ReportPartnerDay.partner_id)
+        ).all():
+            key = None if partner == NO_PARTNER else int(partner)
+            partners[key] = int(minutes or 0)
+        for member_id, minutes in db.session.execute(
+            select(ReportEarnDay.member_id, func.sum(ReportEarnDay.minutes))
+            .where(ReportEarnDay.day >= first, ReportEarnDay.day <= stored_last)
+            .group_by(ReportEarnDay.member_id)
+        ).all():
+            earned[int(member_id)] = int(minutes or 0)
+    live_first = first if through is None else max(first, through + timedelta(days=1))
+    if live_first <= last:
+        start, end = day_start(scheme, live_first), day_start(scheme, last + timedelta(days=1))
+        for key, minutes in breakdowns.partner_minutes(start, end).items():
+            partners[key] = partners.get(key, 0) + minutes
+        for member_id, minutes in breakdowns.earned_by_member(start, end).items():
+            earned[member_id] = earned.get(member_id, 0) + minutes
+    return (
+        {key: value for key, value in partners.items() if value},
+        {key: value for key, value in earned.items() if value},
+    )
+
+
 def month_of(day: date) -> date:
     return day.replace(day=1)
 
@@ -286,7 +329,10 @@ def kinds(start: datetime, end: datetime) -> Iterable[tuple[str, tuple[int, int]
 
 
 def _insert(
-    model: type[ReportDay | ReportMemberMonth | ReportActivityDay], rows: list[dict[str, object]]
+    model: type[
+        ReportDay | ReportMemberMonth | ReportActivityDay | ReportEarnDay | ReportPartnerDay
+    ],
+    rows: list[dict[str, object]],
 ) -> None:
     """Bulk insert with ids allocated up front (SQLite has no identity on a composite key)."""
     if not rows:
@@ -302,7 +348,7 @@ def summarise_days(scheme: Scheme, days: Iterable[date]) -> int:
     by_month: dict[date, dict[date, dict[int, tuple[bool, bool]]]] = {}
     for day in days:
         start, end = day_start(scheme, day), day_start(scheme, day + timedelta(days=1))
-        for model in (ReportDay, ReportActivityDay):
+        for model in (ReportDay, ReportActivityDay, ReportEarnDay, ReportPartnerDay):
             db.session.execute(delete(model).where(model.day == day))
         base = {"scheme_id": scheme.id, "day": day}
         _insert(
@@ -317,6 +363,20 @@ def summarise_days(scheme: Scheme, days: Iterable[date]) -> int:
             [
                 base | {"activity_id": a, "minutes": m}
                 for a, m in activity_minutes(start, end).items()
+            ],
+        )
+        _insert(
+            ReportEarnDay,
+            [
+                base | {"member_id": m, "minutes": v}
+                for m, v in breakdowns.earned_by_member(start, end).items()
+            ],
+        )
+        _insert(
+            ReportPartnerDay,
+            [
+                base | {"partner_id": NO_PARTNER if p is None else p, "minutes": v}
+                for p, v in breakdowns.partner_minutes(start, end).items()
             ],
         )
         by_month.setdefault(month_of(day), {})[day] = member_flags(start, end)
@@ -370,7 +430,7 @@ def summarise(scheme: Scheme, *, through: date | None = None, rebuild: bool = Fa
     if progress is not None and not rebuild:
         start = progress.summarised_through + timedelta(days=1 - OVERLAP_DAYS)
     if rebuild:
-        for model in (ReportDay, ReportMemberMonth, ReportActivityDay):
+        for model in SUMMARY_MODELS:
             db.session.execute(delete(model))
     days = 0
     if start is not None and start <= last:

@@ -9,7 +9,7 @@ from typing import Any
 from timebank.platform.api import spreadsheet
 from timebank.tenants.reports.impact import Report
 
-TABLES = ("figures", "activities", "categories", "retention")
+TABLES = ("figures", "activities", "categories", "retention", "partners", "groups", "age_bands")
 
 
 def figures_rows(report: Report) -> list[tuple[str, str, int]]:
@@ -45,6 +45,31 @@ def table(report: Report, name: str) -> tuple[list[str], list[list[Any]]]:
     if name == "retention":
         return ["month", "active_members", "retained_from_month_before"], [
             [item["month"], item["active_members"], item["retained"]] for item in report.retention
+        ]
+    if name == "partners":
+        return ["partner_id", "partner", "minutes", "hours"], [
+            [
+                item["partner_id"] if item["partner_id"] is not None else "",
+                item["name"],
+                item["minutes"],
+                _h(item),
+            ]
+            for item in report.by_partner
+        ]
+    if name == "groups":
+        return ["group_id", "group", "members_earning", "minutes", "hours"], [
+            [item["group_id"], item["name"], item["members_earning"], item["minutes"], _h(item)]
+            for item in report.by_group
+        ]
+    if name == "age_bands":
+        return ["age_band", "active_members", "minutes_earned", "hours_earned"], [
+            [
+                item["band"],
+                item["active_members"],
+                item["minutes_earned"],
+                round(item["minutes_earned"] / 60, 2),
+            ]
+            for item in report.by_age_band
         ]
     raise ValueError(name)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from flask import Flask
 
 from tests.factories import World, fund, make_operator
+from tests.tenants.partners.support import add_offer, make_partner, redeem
+from tests.tenants.reports.test_breakdowns import award, new_group, record_ages
 from tests.web.conftest import Pages, text
 
 
@@ -94,3 +96,37 @@ def test_a_member_answers_skips_and_sees_only_their_own(world: World, pages: Pag
     pages.login(world.b.coordinator)
     assert pages.get(f"/s/beta-surgery/wellbeing/member/{ann_id}").status_code == 404
     assert pages.get(f"/s/alpha-bank/wellbeing/member/{ann_id}").status_code == 404
+
+
+def test_the_report_and_pack_show_the_breakdowns_with_their_tables(
+    app: Flask, world: World, pages: Pages
+) -> None:
+    ann, arthur = world.a.members
+    ann_id, arthur_id = ann.member_ids[world.a.slug], arthur.member_ids[world.a.slug]
+    store = make_partner(world, world.a, name="Corner Food Store")
+    offer = add_offer(world, store, price=90)
+    fund(app, world.a, ann, 300)
+    assert redeem(world, ann, world.a, offer["id"]).status_code == 201
+    new_group(world, world.a, "Blue Class", [ann_id, arthur_id])
+    award(world, world.a, [ann_id, arthur_id], 45)
+    pages.login(world.a.coordinator)
+    page = text(pages.get("/s/alpha-bank/manage/impact/?preset=year"))
+    assert "Hours spent by partner" in page and "Corner Food Store" in page
+    assert "Hours given by members of each group" in page and "Blue Class" in page
+    assert "Members by age band" not in page  # nobody's age is recorded yet: no chart, no CSV
+    record_ages(app, world.a.id, {ann_id: (None, "16_17")})
+    pack = pages.get("/s/alpha-bank/manage/impact/pack?preset=year")
+    body = pack.get_data(as_text=True)
+    assert 'id="partners-chart-title"' in body and 'id="groups-chart-title"' in body
+    assert 'id="age-bands-chart-title"' in body and "16 and 17" in text(pack)
+    for name in ("partners", "groups", "age_bands"):
+        csv = pages.get(f"/s/alpha-bank/manage/impact/{name}.csv?preset=year")
+        assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    assert "Blue Class" in pages.get("/s/alpha-bank/manage/impact/groups.csv").get_data(
+        as_text=True
+    )
+    # Another scheme's coordinator: 404 on A's tables, and nothing of A's in their own.
+    pages.login(world.b.coordinator)
+    assert pages.get("/s/alpha-bank/manage/impact/partners.csv").status_code == 404
+    own = text(pages.get("/s/beta-surgery/manage/impact/?preset=year"))
+    assert "Corner Food Store" not in own and "Blue Class" not in own

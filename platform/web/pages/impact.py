@@ -128,7 +128,41 @@ def report_charts(report: impact.Report) -> dict[str, charts.Chart]:
             whole=True,
             label_every=2,
         ),
-    }
+    } | breakdown_charts(report)
+
+
+def breakdown_charts(report: impact.Report) -> dict[str, charts.Chart]:
+    """By partner, group and age band: only the ones with rows."""
+    drawn: dict[str, charts.Chart] = {}
+    if report.by_partner:
+        drawn["partners"] = charts.bar_chart(
+            "Hours spent by partner",
+            [item["name"] for item in report.by_partner],
+            [("Hours", [charts.hours(item["minutes"]) for item in report.by_partner])],
+            label_every=2 if len(report.by_partner) > 6 else 1,
+        )
+    if report.by_group:
+        drawn["groups"] = charts.bar_chart(
+            "Hours given by members of each group",
+            [item["name"] for item in report.by_group],
+            [("Hours", [charts.hours(item["minutes"]) for item in report.by_group])],
+            label_every=2 if len(report.by_group) > 6 else 1,
+        )
+    if report.by_age_band:
+        bands = report.by_age_band
+        drawn["age_bands"] = charts.bar_chart(
+            "Members active by age band",
+            [item["name"] for item in bands],
+            [("Members active", [float(item["active_members"]) for item in bands])],
+            unit="members",
+            whole=True,
+        )
+        drawn["age_band_hours"] = charts.bar_chart(
+            "Hours given by age band",
+            [item["name"] for item in bands],
+            [("Hours", [charts.hours(item["minutes_earned"]) for item in bands])],
+        )
+    return drawn
 
 
 def wellbeing_chart(change: surveys.Change) -> charts.Chart | None:
@@ -171,7 +205,9 @@ def report_page(slug: str) -> Any:
     return render("impact/report.html", status, **context)
 
 
-@bp.route("/<any(figures, activities, categories, retention):name>.csv")
+@bp.route(
+    "/<any(figures, activities, categories, retention, partners, groups, age_bands):name>.csv"
+)
 def table_csv(slug: str, name: str) -> Response:
     access = page_access(coordinator=True)
     if name not in tables.TABLES:

@@ -13,8 +13,10 @@ from sqlalchemy import select
 from timebank.platform import tenancy
 from timebank.platform.db import db
 from timebank.tenants.earning.models import Award, Claim
+from timebank.tenants.groups.models import Group, GroupMember
 from timebank.tenants.ledger.models import Account, Posting, Transaction
 from timebank.tenants.memberships.models import Member
+from timebank.tenants.spending.models import Redemption
 
 
 def load(app: Flask, scheme_id: int) -> dict[str, Any]:
@@ -40,6 +42,19 @@ def load(app: Flask, scheme_id: int) -> dict[str, Any]:
                 for row in db.session.execute(select(Award)).scalars()
             ],
             "joined": [row.joined_at for row in db.session.execute(select(Member)).scalars()],
+            "partner_of_transaction": {
+                row.transaction_id: row.partner_id
+                for row in db.session.execute(select(Redemption)).scalars()
+            },
+            "groups": [row.id for row in db.session.execute(select(Group)).scalars()],
+            "group_members": [
+                (row.group_id, row.member_id)
+                for row in db.session.execute(select(GroupMember)).scalars()
+            ],
+            "ages": {
+                row.id: (row.date_of_birth, row.age_band)
+                for row in db.session.execute(select(Member)).scalars()
+            },
         }
         db.session.rollback()
     return data
@@ -100,3 +115,55 @@ def active_in(data: dict[str, Any], zone: str, first: date, last: date) -> set[i
         if member is not None and first <= created_at.astimezone(tz).date() <= last:
             members.add(member)
     return members
+
+
+def _band(date_of_birth: date | None, band: str | None, on: date) -> str:
+    if date_of_birth is None:
+        return band or "not_recorded"
+    age = on.year - date_of_birth.year
+    if (on.month, on.day) < (date_of_birth.month, date_of_birth.day):
+        age -= 1
+    return "under_11" if age <= 10 else "11_15" if age <= 15 else "16_17" if age <= 17 else "adult"
+
+
+def breakdowns(data: dict[str, Any], zone: str, first: date, last: date) -> dict[str, Any]:
+    """By partner (minutes of spends), by group and by age band (earn credits, active)."""
+    tz = ZoneInfo(zone)
+
+    def inside(moment: Any) -> bool:
+        return first <= moment.astimezone(tz).date() <= last
+
+    partners: dict[int | None, int] = {}
+    for transaction_id, (kind, amount, created_at) in data["transactions"].items():
+        if kind == "spend" and inside(created_at):
+            partner = data["partner_of_transaction"].get(transaction_id)
+            partners[partner] = partners.get(partner, 0) + amount
+    earned: dict[int, int] = {}
+    active: set[int] = set()
+    for transaction_id, account_id, amount in data["postings"]:
+        kind, _amount, created_at = data["transactions"][transaction_id]
+        member = data["members_of_accounts"][account_id]
+        if member is None or not inside(created_at):
+            continue
+        active.add(member)
+        if kind == "earn" and amount > 0:
+            earned[member] = earned.get(member, 0) + amount
+    groups: dict[int, tuple[int, int]] = {group_id: (0, 0) for group_id in data["groups"]}
+    for group_id, member in data["group_members"]:
+        count, minutes = groups.get(group_id, (0, 0))
+        if earned.get(member):
+            count, minutes = count + 1, minutes + earned[member]
+        groups[group_id] = (count, minutes)
+    bands: dict[str, tuple[int, int]] = {}
+    if any(dob is not None or band is not None for dob, band in data["ages"].values()):
+        for name in ("under_11", "11_15", "16_17", "adult", "not_recorded"):
+            bands[name] = (0, 0)
+        for member in active | set(earned):
+            name = _band(*data["ages"].get(member, (None, None)), last)
+            count, minutes = bands[name]
+            bands[name] = (count + (member in active), minutes + earned.get(member, 0))
+    return {
+        "partners": {key: value for key, value in partners.items() if value},
+        "groups": groups,
+        "age_bands": bands,
+    }

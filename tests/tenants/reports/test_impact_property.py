@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 
 from tests.factories import Person, World, add_member, fund, make_user
+from tests.tenants.partners.support import add_offer, make_partner
 from tests.tenants.reports import oracle
+from tests.tenants.reports.test_breakdowns import new_group, record_ages
 from timebank.platform import tenancy
 from timebank.platform.db import clock_at, db
 from timebank.platform.schemes.models import Scheme
@@ -104,11 +106,7 @@ def summarise(app: Flask, scheme_id: int, through: date | None) -> None:
         scheme = db.session.get(Scheme, scheme_id)
         assert scheme is not None
         if through is None:
-            for model in (
-                summaries.ReportDay,
-                summaries.ReportMemberMonth,
-                summaries.ReportActivityDay,
-            ):
+            for model in summaries.SUMMARY_MODELS:
                 db.session.execute(delete(model))
             db.session.execute(delete(ReportProgress))
         else:
@@ -134,6 +132,14 @@ def test_report_figures_equal_a_count_by_hand(app: Flask, world: World) -> None:
         members.append(person)
     for person in members:
         fund(app, world.a, person, 6000)
+    # A partner's offer among the rewards, two groups sharing a member, ages for two members.
+    add_offer(world, make_partner(world, world.a), price=30)
+    member_ids = [person.member_ids[world.a.slug] for person in members]
+    new_group(world, world.a, "Blue", member_ids[:2])
+    new_group(world, world.a, "Green", member_ids[1:3])
+    record_ages(
+        app, world.a.id, {member_ids[0]: (date(2014, 4, 1), None), member_ids[2]: (None, "16_17")}
+    )
     activities = ids(world, "activities")
     rewards = ids(world, "rewards")
     before_b = oracle.load(app, world.b.id)
@@ -163,6 +169,16 @@ def test_report_figures_equal_a_count_by_hand(app: Flask, world: World) -> None:
         assert sum(row["minutes"] for row in got.by_category) == sum(
             expected["activities"].values()
         )
+        split = oracle.breakdowns(data, ZONE, first, last)
+        assert {row["partner_id"]: row["minutes"] for row in got.by_partner} == split["partners"]
+        assert sum(split["partners"].values()) == expected["minutes_spent"]
+        assert {
+            row["group_id"]: (row["members_earning"], row["minutes"]) for row in got.by_group
+        } == split["groups"]
+        assert {
+            row["band"]: (row["active_members"], row["minutes_earned"]) for row in got.by_age_band
+        } == split["age_bands"]
+        assert sum(row["minutes_earned"] for row in got.by_age_band) == expected["minutes_earned"]
         for row in got.retention:
             month_first = date.fromisoformat(row["month"] + "-01")
             month_last = min(

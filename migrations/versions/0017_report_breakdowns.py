@@ -6,14 +6,14 @@ summarises every day again from the first (filling the new tables; until then a
 report reads the ledger live: slower, never wrong).
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0017'
-down_revision = '0015'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 

@@ -6,9 +6,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import segno
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from markupsafe import Markup
 
+from timebank.platform import links
 from timebank.platform.api.idempotency import idempotent
 from timebank.platform.exchange.services import pay_partner
 from timebank.platform.web import reads
@@ -356,12 +357,7 @@ def _anchor(scheme: Any, account: Any) -> dict[str, Any]:
     (an SVG made here: no network) that opens the public latest-root address."""
     anchor = proofs.statement_anchor(scheme, account)
     fragment = urlencode({k: v for k, v in anchor.items() if v is not None})
-    link = (
-        current_app.config["BASE_URL"].rstrip("/")
-        + url_for("ledger_public.latest_root", slug=scheme.slug)
-        + "#"
-        + fragment
-    )
+    link = links.link(url_for("ledger_public.latest_root", slug=scheme.slug) + "#" + fragment)
     svg = segno.make(link, error="m").svg_inline(scale=3, title="Statement check code")
     # segno escapes what it writes; the link holds only a slug, numbers and hex.
     return {**anchor, "link": link, "qr": Markup(svg)}

@@ -59,10 +59,14 @@ def test_backfill_rebuilds_the_same_chains(app: Flask, world: World, database: D
     with owner.app_context():
         downgrade(revision="0012")  # the revision before 0013
         upgrade()
-        if database.postgres:  # the new table is the owner's: let the app role in again
+        if database.postgres:  # tables made again are the owner's: let the app role in again
             db.session.execute(
-                text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ledger_roots TO {APP_ROLE}")
+                text(
+                    "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public "
+                    f"TO {APP_ROLE}"
+                )
             )
+            db.session.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}"))
             db.session.commit()
         db.session.remove()
         db.engine.dispose()

@@ -309,7 +309,8 @@ def test_a_transfer_and_a_statement_page_run_a_fixed_number_of_queries(
         pay(world, 1)
     later_transfer = transfer_queries()
     later_statement = statement_queries()
-    assert len(later_transfer) == len(first_transfer), later_transfer.explain()
+    # No more with history (a payee past the hourly mail burst skips one step: fewer).
+    assert len(later_transfer) <= len(first_transfer), later_transfer.explain()
     assert len(later_statement) == len(first_statement), later_statement.explain()
     # The caller, the two parties locked, the transaction, its postings, the two
     # balances, the idempotency key (PostgreSQL's RLS set_config runs beneath this count);
